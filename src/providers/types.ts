@@ -102,8 +102,11 @@ export interface Provider {
    */
   extract(request: BufferedRequest, operation: string): ExtractedRequest | undefined;
   limits(operation: string): ImageLimits;
-  /** Read the upstream answer into the normalised shape, or undefined when it is an error or unreadable. */
-  answer(operation: string, status: number, body: Buffer): Answer | undefined;
+  /**
+   * Read the upstream answer into the normalised shape, or undefined when it is an error or unreadable. `imageSize` is the
+   * client's image in pixels, for APIs whose boxes are ratios (Rekognition): the log keeps boxes in client pixels.
+   */
+  answer(operation: string, status: number, body: Buffer, imageSize?: { width: number; height: number }): Answer | undefined;
   /** The proxy's own error, in this API's wire shape. */
   errorReply(error: ProxyError): ErrorReply;
   /** Origin (scheme://host:port) to forward this request to: from config, never from the request's Host. */

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { bool, type ConfigOf, int, loadOptions, num, option, url } from './options.ts';
+
+const MiB = 1024 * 1024;
+
+/** Every option of `adacompress serve`. The README's configuration table is generated from this (npm run config:table). */
+export const proxyOptions = {
+  host: option(z.string().min(1), '127.0.0.1', 'Address the proxy listens on. Use 0.0.0.0 in a container.'),
+  port: option(int(0, 65535), 8080, 'Port of the proxy (the one SDKs point at).'),
+  adminHost: option(z.string().min(1), '127.0.0.1', 'Address of the admin listener (health, metrics, reload, status).'),
+  adminPort: option(int(0, 65535), 9090, 'Port of the admin listener; never the same as --port.'),
+  rekognitionEndpoint: option(
+    z.string().regex(/^https?:\/\/[^/]+$/, 'must be scheme://host[:port], {region} allowed in the host'),
+    'https://rekognition.{region}.amazonaws.com',
+    'Upstream Rekognition origin; {region} is replaced by --rekognition-region or the region of the client signature.',
+  ),
+  rekognitionRegion: option(
+    z.string().regex(/^[a-z0-9-]*$/),
+    '',
+    'Fixed Rekognition region; empty = the region of the client SigV4 credential scope.',
+    '""',
+  ),
+  faceppEndpoint: option(url(), 'https://api-us.faceplusplus.com', 'Upstream Face++ origin (api-cn for China).'),
+  baiduEndpoint: option(url(), 'https://aip.baidubce.com', 'Upstream Baidu AI origin.'),
+  awsProfile: option(
+    z.string(),
+    '',
+    'Profile for the proxy own AWS credentials; empty = the default chain (env, shared files, SSO, instance role).',
+    '""',
+  ),
+  clientKeys: option(
+    z.string().regex(/^([A-Za-z0-9]+:[^,]+)?(,[A-Za-z0-9]+:[^,]+)*$/, 'must be AKID:secret[,AKID:secret...]'),
+    '',
+    'Client access keys whose SigV4 signatures the proxy verifies, as AKID:secret pairs (the proxy own key is always known). Never logged.',
+    '""',
+  ),
+  unverifiedSignatures: option(
+    z.enum(['auto', 'reject', 'allow']),
+    'auto',
+    'What a Rekognition request signed with a key the proxy cannot verify gets: auto = reject unless listening on loopback.',
+  ),
+  maxBodyBytes: option(int(1024), 16 * MiB, 'Largest image request body the proxy buffers (bytes); larger gets 413.', '16 MiB'),
+  maxInputPixels: option(int(1), 100_000_000, 'Images with more pixels are never decoded (decompression bombs); they go as sent.'),
+  quality: option(int(1, 100), 35, 'JPEG quality of the fixed policy (used where no ONNX model is configured).'),
+  imageConcurrency: option(int(1, 256), 2, 'Images re-encoded at once (sharp work); match the cores.'),
+  imageQueue: option(int(0, 10_000), 32, 'Images that may wait for a re-encode slot; beyond it originals go through untouched.'),
+  imageDeadlineMs: option(int(1), 1000, 'Longest wait plus work for one image; past it the original goes.'),
+  connectTimeoutMs: option(int(1), 5000, 'Upstream connect timeout; on expiry the client gets 502 in the API error shape.'),
+  upstreamTimeoutMs: option(int(1), 60_000, 'Upstream response timeout (headers and body); on expiry the client gets 504.'),
+  upstreamConnections: option(int(1), 128, 'Keep-alive connections per upstream origin.'),
+  shutdownGraceMs: option(int(0), 10_000, 'On SIGTERM, time given to in-flight requests before the process exits.'),
+  logLevel: option(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'Service log level.'),
+  trustLoopback: option(bool(), true, 'Treat a loopback listener as private (see --unverified-signatures auto).'),
+  referenceProbability: option(num(0, 1), 0.02, 'Chance that a decision also sends a reference upload (learning signal).'),
+  referenceBudgetPerMinute: option(int(0), 30, 'Hard cap of reference uploads per minute, whatever the probability.'),
+};
+
+export type ProxyConfig = ConfigOf<typeof proxyOptions>;
+
+export const defaultProxyConfig = (overrides: Partial<ProxyConfig> = {}): ProxyConfig => {
+  const base = Object.fromEntries(Object.entries(proxyOptions).map(([k, spec]) => [k, spec.default])) as ProxyConfig;
+  return { ...base, ...overrides };
+};
+
+export function loadProxyConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>) {
+  const config = loadOptions(proxyOptions, argv, env);
+  if (config.adminPort !== 0 && config.adminPort === config.port && config.adminHost === config.host) {
+    throw new Error('invalid --admin-port: must differ from --port so admin routes never shadow an upstream path');
+  }
+  return config;
+}
