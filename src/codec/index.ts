@@ -1,0 +1,9 @@
+export type { CodecConfig } from './config.ts';
+export { codecConfigFromEnv, codecConfigSchema, configureSharp } from './config.ts';
+export type { PassReason, RecompressOutcome } from './encode.ts';
+export { encodeJpeg, recompress } from './encode.ts';
+export type { CodecErrorCode } from './errors.ts';
+export { CodecError } from './errors.ts';
+export { inspectImage } from './inspect.ts';
+export { estimateJpegQuality, parseQuantTables, qualityFromTables } from './jpeg-quality.ts';
+export type { CodecLimits, EncodeAction, EncodeResult, InspectedImage } from './types.ts';
