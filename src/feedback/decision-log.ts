@@ -1,0 +1,315 @@
+/**
+ * The decision log writer: validated JSON lines appended to a rotated set of files through pino's file destination
+ * (sonic-boom), in this process.
+ *
+ * Why not pino-roll (docs/DECISION-LOG.md, "Why own rotation"): it appends to the highest-numbered existing file at
+ * start-up, so a line torn by a SIGKILL gets glued to the next run's first line; with hourly/daily rotation it
+ * numbers files by birth time and restarts at 1 (appending to an old file) after a restart on a new day, which
+ * breaks the order the trainer reads in; used as a transport it runs in a worker thread, which makes "everything
+ * accepted is on disk when close() resolves" a cross-thread handshake. Here each start opens a fresh file with the
+ * next number, rotation is a sonic-boom `reopen` (which keeps byte order across the switch), and the pino logger is
+ * not used because its envelope (level, time, pid) is not part of our schema (and dropping `level` through
+ * `formatters` writes invalid JSON in pino 10).
+ *
+ * Durability: see `DecisionLogConfig.sync`.
+ */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { z } from 'zod';
+import { rotatedFileName, rotatedNamePattern, splitLogPath } from './read-log.ts';
+import { type DecisionLine, formatIssues, LOG_SCHEMA_VERSION, type ReferenceLine, writeSchemas } from './schema.ts';
+
+// sonic-boom's typings omit these two public fields.
+type SonicBoom = ReturnType<typeof pino.destination> & { fd: number; destroyed: boolean };
+
+export const rotateFrequencySchema = z.union([z.enum(['daily', 'hourly']), z.number().int().min(1000)]);
+
+export const decisionLogConfigSchema = z.object({
+  /** Base path: `/var/log/adacompress/decisions.jsonl` writes `decisions.000001.jsonl`, `decisions.000002.jsonl`, ... */
+  path: z.string().min(1),
+  rotate: z
+    .object({
+      /** Start a new file once this many bytes were written: bytes as a number, or `512k`, `64m`, `1g` (1024-based). */
+      size: z
+        .union([z.string().regex(/^\d+(\.\d+)?\s*[kmg]?b?$/i, 'a size like 512k, 64m, 1g'), z.number().int().min(1)])
+        .optional(),
+      /** Start a new file at each UTC hour or day boundary, or every N milliseconds (epoch-aligned). */
+      frequency: rotateFrequencySchema.optional(),
+    })
+    .optional(),
+  /**
+   * false (default): lines are queued in memory and written by the thread pool as soon as the previous write is done;
+   * SIGKILL loses what was queued or in flight at that instant (usually nothing or a few lines under load).
+   * true: each line is written with a blocking write(2) before logDecision returns; SIGKILL loses nothing logged,
+   * but a slow disk stalls the event loop. Either way power loss can lose what the kernel had not yet flushed;
+   * close() fsyncs.
+   */
+  sync: z.boolean().default(false),
+  /** Create the directory when missing. */
+  mkdir: z.boolean().default(true),
+});
+
+export type DecisionLogConfig = z.input<typeof decisionLogConfigSchema> & {
+  /** Called on a refused line or a write error; the log never throws into the request path. Default: ignore. */
+  onError?: (error: DecisionLogError) => void;
+  /** Clock for time-based rotation (tests). */
+  now?: () => number;
+};
+
+/** Read the decision log settings from ADACOMPRESS_DECISION_LOG_* (PATH, ROTATE_SIZE, ROTATE_FREQUENCY, SYNC). */
+export function decisionLogConfigFromEnv(env: NodeJS.ProcessEnv): z.output<typeof decisionLogConfigSchema> | undefined {
+  const path = env.ADACOMPRESS_DECISION_LOG_PATH;
+  if (!path) return undefined;
+  const size = env.ADACOMPRESS_DECISION_LOG_ROTATE_SIZE;
+  const frequency = env.ADACOMPRESS_DECISION_LOG_ROTATE_FREQUENCY;
+  const config = {
+    path,
+    rotate: {
+      ...(size ? { size: /^\d+$/.test(size) ? Number(size) : size } : {}),
+      ...(frequency ? { frequency: /^\d+$/.test(frequency) ? Number(frequency) : frequency } : {}),
+    },
+    ...(env.ADACOMPRESS_DECISION_LOG_SYNC ? { sync: env.ADACOMPRESS_DECISION_LOG_SYNC === 'true' } : {}),
+  };
+  const parsed = decisionLogConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    const variable = (path: PropertyKey[]) =>
+      path.includes('size')
+        ? 'ADACOMPRESS_DECISION_LOG_ROTATE_SIZE'
+        : path.includes('frequency')
+          ? 'ADACOMPRESS_DECISION_LOG_ROTATE_FREQUENCY'
+          : 'ADACOMPRESS_DECISION_LOG_PATH';
+    const issue = parsed.error.issues[0];
+    throw new DecisionLogError('INVALID_CONFIG', `${variable(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export type DecisionLogErrorCode = 'INVALID_CONFIG' | 'INVALID_LINE' | 'WRITE_FAILED' | 'CLOSED';
+
+export class DecisionLogError extends Error {
+  readonly code: DecisionLogErrorCode;
+  constructor(code: DecisionLogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DecisionLogError';
+    this.code = code;
+  }
+}
+
+/** What the caller provides: `type` and `v` are filled in; `time` defaults to now. */
+export type DecisionInput = Omit<DecisionLine, 'type' | 'v' | 'time'> & { time?: string };
+export type ReferenceInput = Omit<ReferenceLine, 'type' | 'v' | 'time'> & { time?: string };
+
+export interface DecisionLogStats {
+  /** Lines accepted (validated and queued or written). */
+  accepted: number;
+  /** Lines refused by the schema (a bug in the caller; reported to onError). */
+  refused: number;
+  /** Lines offered after close() began: not written. */
+  droppedAfterClose: number;
+  /** Write errors seen (disk full, permissions). */
+  writeErrors: number;
+  /** Bytes accepted but not yet handed to the kernel. */
+  bufferedBytes: number;
+  /** The file being written now. */
+  currentFile: string;
+  /** Files this process opened, oldest first. */
+  files: string[];
+}
+
+export interface DecisionLog {
+  /** Validate and append a decision line. Returns false (and reports to onError) when refused; never throws. */
+  logDecision(line: DecisionInput): boolean;
+  /** Validate and append a reference line. Returns false (and reports to onError) when refused; never throws. */
+  logReference(line: ReferenceInput): boolean;
+  /** Resolves when every line accepted before the call has been handed to the kernel (survives process death). */
+  flush(): Promise<void>;
+  /** Flush, fsync and close. Lines offered afterwards are dropped and counted. Idempotent. */
+  close(): Promise<void>;
+  stats(): DecisionLogStats;
+}
+
+const sizeUnits: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+export function parseSize(size: string | number): number {
+  if (typeof size === 'number') return size;
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(size.trim());
+  if (!match) throw new DecisionLogError('INVALID_CONFIG', `${size} is not a size like 512k, 64m, 1g`);
+  return Math.floor(Number(match[1]) * (sizeUnits[match[2]!.toLowerCase()] ?? 1));
+}
+
+/** The first instant strictly after `nowMs` at which a file opened at `nowMs` must be rotated (UTC boundaries). */
+export function nextRotationAt(nowMs: number, frequency: 'daily' | 'hourly' | number): number {
+  const period = frequency === 'daily' ? 86_400_000 : frequency === 'hourly' ? 3_600_000 : frequency;
+  return nowMs - (nowMs % period) + period;
+}
+
+/** Open the log: creates the directory if asked and starts a new file numbered after the highest one there. */
+export async function createDecisionLog(config: DecisionLogConfig): Promise<DecisionLog> {
+  const parsed = decisionLogConfigSchema.safeParse(config);
+  if (!parsed.success)
+    throw new DecisionLogError('INVALID_CONFIG', `decision log: ${formatIssues(parsed.error).join('; ')}`);
+  const settings = parsed.data;
+  const onError = config.onError ?? (() => {});
+  const now = config.now ?? Date.now;
+  const maxBytes = settings.rotate?.size === undefined ? Number.POSITIVE_INFINITY : parseSize(settings.rotate.size);
+  const frequency = settings.rotate?.frequency;
+
+  const { directory, stem, extension } = splitLogPath(settings.path);
+  if (settings.mkdir) mkdirSync(directory, { recursive: true });
+  const pattern = rotatedNamePattern(stem, extension);
+  let sequence = 0;
+  for (const name of readdirSync(directory)) {
+    const match = pattern.exec(name);
+    if (match) sequence = Math.max(sequence, Number(match[1]));
+  }
+
+  const files: string[] = [];
+  const nextFile = () => {
+    sequence += 1;
+    const file = join(directory, rotatedFileName(stem, extension, sequence));
+    files.push(file);
+    return file;
+  };
+
+  let acceptedBytes = 0;
+  let writtenBytes = 0;
+  let bytesInFile = 0;
+  let rotateDue = false;
+  let rotateAt = frequency === undefined ? Number.POSITIVE_INFINITY : nextRotationAt(now(), frequency);
+  let closing: Promise<void> | undefined;
+  let failure: DecisionLogError | undefined;
+  const waiters: { target: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  const stats = { accepted: 0, refused: 0, droppedAfterClose: 0, writeErrors: 0 };
+  /** Streams not yet closed: the current one, and earlier ones still writing out their queue. */
+  const open = new Set<SonicBoom>();
+
+  const settle = () => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i]!;
+      if (writtenBytes >= waiter.target) {
+        waiters.splice(i, 1);
+        waiter.resolve();
+      } else if (failure) {
+        waiters.splice(i, 1);
+        waiter.reject(failure);
+      }
+    }
+  };
+
+  // One sonic-boom stream per file. (Its `reopen` collapses several quick rotations into one: a reopen requested
+  // while a write or an open is in flight replaces the pending file name.) An old stream writes out its own queue
+  // and closes (fsync, close) while the next one already takes lines, so each file keeps the order of its lines.
+  const openStream = (file: string): SonicBoom => {
+    const stream = pino.destination({ dest: file, sync: settings.sync, minLength: 0, mkdir: false }) as SonicBoom;
+    open.add(stream);
+    stream.on('write', (bytes: number) => {
+      writtenBytes += bytes;
+      settle();
+    });
+    stream.on('error', (error: Error) => {
+      stats.writeErrors += 1;
+      failure = new DecisionLogError('WRITE_FAILED', `decision log write failed: ${error.message}`, { cause: error });
+      onError(failure);
+      settle();
+    });
+    stream.once('close', () => open.delete(stream));
+    return stream;
+  };
+
+  const endStream = (stream: SonicBoom): Promise<void> =>
+    new Promise((resolve) => {
+      if (stream.destroyed) return resolve();
+      stream.once('close', () => resolve());
+      // A disk that keeps failing must not hang shutdown; the error was already counted and reported.
+      stream.once('error', () => resolve());
+      try {
+        stream.end(); // writes what is queued, then fsyncs and closes
+      } catch {
+        resolve();
+      }
+    });
+
+  let destination = openStream(nextFile());
+  await new Promise<void>((resolve, reject) => {
+    if (destination.fd >= 0) return resolve();
+    destination.once('ready', () => resolve());
+    destination.once('error', (error: Error) =>
+      reject(new DecisionLogError('WRITE_FAILED', error.message, { cause: error })),
+    );
+  });
+
+  // Rotation opens the next file only when a line is about to go there, so no empty file is left behind.
+  const rotate = () => {
+    void endStream(destination);
+    destination = openStream(nextFile());
+    bytesInFile = 0;
+    rotateDue = false;
+  };
+
+  const append = (schema: z.ZodType, value: Record<string, unknown>): boolean => {
+    if (closing) {
+      stats.droppedAfterClose += 1;
+      onError(new DecisionLogError('CLOSED', 'decision log closed: line dropped'));
+      return false;
+    }
+    const line = schema.safeParse({
+      type: value.type,
+      v: LOG_SCHEMA_VERSION,
+      ...value,
+      time: value.time ?? new Date(now()).toISOString(),
+    });
+    if (!line.success) {
+      stats.refused += 1;
+      onError(
+        new DecisionLogError(
+          'INVALID_LINE',
+          `${String(value.type)} line refused: ${formatIssues(line.error).join('; ')}`,
+        ),
+      );
+      return false;
+    }
+    if (now() >= rotateAt) {
+      rotateDue = true;
+      rotateAt = nextRotationAt(now(), frequency!);
+    }
+    if (rotateDue) rotate();
+    const text = `${JSON.stringify(line.data)}\n`;
+    const bytes = Buffer.byteLength(text);
+    acceptedBytes += bytes;
+    bytesInFile += bytes;
+    stats.accepted += 1;
+    destination.write(text);
+    // The line that crosses the limit ends the file, so a line never straddles two files.
+    if (bytesInFile >= maxBytes) rotateDue = true;
+    return true;
+  };
+
+  const flush = (): Promise<void> => {
+    if (writtenBytes >= acceptedBytes) return Promise.resolve();
+    if (failure) return Promise.reject(failure);
+    return new Promise((resolve, reject) => waiters.push({ target: acceptedBytes, resolve, reject }));
+  };
+
+  return {
+    logDecision: (line) => append(writeSchemas.decision, { ...line, type: 'decision' }),
+    logReference: (line) => append(writeSchemas.reference, { ...line, type: 'reference' }),
+    flush,
+    close() {
+      closing ??= (async () => {
+        try {
+          await flush();
+        } finally {
+          await Promise.all([...open].map(endStream));
+        }
+      })();
+      return closing;
+    },
+    stats: () => ({
+      ...stats,
+      bufferedBytes: acceptedBytes - writtenBytes,
+      currentFile: files[files.length - 1]!,
+      files: [...files],
+    }),
+  };
+}

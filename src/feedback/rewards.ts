@@ -1,0 +1,243 @@
+/**
+ * Rewards and agreement measures, shared by the proxy (the controller's agreement) and the trainer. Pure functions of
+ * normalised answers (src/answer.ts). `answer` is `undefined` when the upload of the compressed image failed (the API
+ * refused it or answered something unreadable): every agreement measure is then 0, since the client got nothing.
+ * A reference must be a real answer; whether an empty one makes a training sample is the caller's choice
+ * (`isUsableReference` gives the paper's rule).
+ */
+import type { Answer, Face, Label, PixelBox } from '../answer.ts';
+
+export class RewardError extends Error {
+  readonly code: 'INVALID_REFERENCE_BYTES';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RewardError';
+    this.code = 'INVALID_REFERENCE_BYTES';
+  }
+}
+
+/** Label names compare case-insensitively after trimming: APIs differ in capitalisation, never in spelling. */
+export function labelKey(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/** The paper: "API errors or empty answers produce no training sample". True when the reference has a top-1 label. */
+export function isUsableReference(reference: Answer | undefined | null): reference is Answer {
+  return reference !== undefined && reference !== null && reference.labels.length > 0;
+}
+
+/**
+ * The paper's accuracy: 1 when the reference's top-1 label (its first) appears anywhere in the answer's labels.
+ * A reference without labels has nothing to miss: 1 if the answer has none either, else 0 (the API now sees
+ * something it did not see in the reference).
+ */
+export function paperAccuracy(reference: Answer, answer: Answer | undefined): 0 | 1 {
+  if (!answer) return 0;
+  const top = reference.labels[0];
+  if (!top) return answer.labels.length === 0 ? 1 : 0;
+  const key = labelKey(top.name);
+  return answer.labels.some((label) => labelKey(label.name) === key) ? 1 : 0;
+}
+
+/** Size term: bytes sent over reference bytes. */
+export function sizeRatio(bytes: number, referenceBytes: number): number {
+  if (!(referenceBytes > 0) || !Number.isFinite(referenceBytes)) {
+    throw new RewardError(`reference bytes must be a positive number, got ${referenceBytes}`);
+  }
+  return bytes / referenceBytes;
+}
+
+/** The paper's reward, exactly: accuracy - bytes / referenceBytes. */
+export function paperReward(
+  reference: Answer,
+  answer: Answer | undefined,
+  bytes: number,
+  referenceBytes: number,
+): number {
+  return paperAccuracy(reference, answer) - sizeRatio(bytes, referenceBytes);
+}
+
+const clampScore = (score: number) => (Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0);
+
+function labelWeights(labels: readonly Label[]): Map<string, number> {
+  const weights = new Map<string, number>();
+  for (const label of labels) {
+    const key = labelKey(label.name);
+    weights.set(key, Math.max(weights.get(key) ?? 0, clampScore(label.score)));
+  }
+  return weights;
+}
+
+/**
+ * Confidence-weighted overlap of the two label sets: the weighted Jaccard (Ruzicka) similarity
+ *   sum over names of min(r, a) / sum over names of max(r, a)
+ * where r and a are the label's score (clamped to 0..1) in the reference and the answer, 0 when absent; names
+ * compare as in `labelKey` and a name listed twice counts with its best score. 1 when both have the same labels with
+ * the same scores (and when both are empty), 0 when they share none. A label the answer misses costs its reference
+ * confidence; a label it invents costs its own confidence; a confidence that drops costs the drop.
+ */
+export function labelOverlap(reference: Answer, answer: Answer | undefined): number {
+  if (!answer) return 0;
+  const r = labelWeights(reference.labels);
+  const a = labelWeights(answer.labels);
+  let shared = 0;
+  let union = 0;
+  for (const [name, rScore] of r) {
+    const aScore = a.get(name) ?? 0;
+    shared += Math.min(rScore, aScore);
+    union += Math.max(rScore, aScore);
+  }
+  for (const [name, aScore] of a) if (!r.has(name)) union += aScore;
+  // Only zero-score labels on both sides (or none at all): nothing to disagree about.
+  if (union === 0) return r.size === a.size && [...r.keys()].every((name) => a.has(name)) ? 1 : 0;
+  return shared / union;
+}
+
+export function intersectionOverUnion(a: PixelBox, b: PixelBox): number {
+  const width = Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left);
+  const height = Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top);
+  if (width <= 0 || height <= 0) return 0;
+  const intersection = width * height;
+  const union = a.width * a.height + b.width * b.height - intersection;
+  return union > 0 ? intersection / union : 0;
+}
+
+/**
+ * Share of reference faces found again: pairs (reference face, answer face) with IoU >= `iou` are matched greedily,
+ * highest IoU first, each face used once; recall = matched / reference faces. With no reference faces: 1 when the
+ * answer has none either, 0 when it invents some.
+ */
+export function faceRecall(reference: Answer, answer: Answer | undefined, iou = 0.5): number {
+  if (!answer) return 0;
+  const refFaces: readonly Face[] = reference.faces;
+  if (refFaces.length === 0) return answer.faces.length === 0 ? 1 : 0;
+  const pairs: { r: number; a: number; iou: number }[] = [];
+  refFaces.forEach((refFace, r) => {
+    answer.faces.forEach((face, a) => {
+      const overlap = intersectionOverUnion(refFace.box, face.box);
+      if (overlap >= iou && overlap > 0) pairs.push({ r, a, iou: overlap });
+    });
+  });
+  pairs.sort((x, y) => y.iou - x.iou);
+  const usedRef = new Set<number>();
+  const usedAnswer = new Set<number>();
+  for (const pair of pairs) {
+    if (usedRef.has(pair.r) || usedAnswer.has(pair.a)) continue;
+    usedRef.add(pair.r);
+    usedAnswer.add(pair.a);
+  }
+  return usedRef.size / refFaces.length;
+}
+
+/** Whitespace runs (including the newlines between text lines) count as one space; ends are trimmed. Case kept. */
+export function normaliseText(text: string): string {
+  return text.replace(/\s+/gu, ' ').trim();
+}
+
+/** Levenshtein distance over code points, two rows of memory: O(n*m) time, O(min(n, m)) space. */
+export function levenshtein(a: string, b: string): number {
+  let long = Array.from(a);
+  let short = Array.from(b);
+  if (short.length > long.length) [long, short] = [short, long];
+  let previous = new Uint32Array(short.length + 1);
+  let current = new Uint32Array(short.length + 1);
+  for (let j = 0; j <= short.length; j++) previous[j] = j;
+  for (let i = 1; i <= long.length; i++) {
+    current[0] = i;
+    for (let j = 1; j <= short.length; j++) {
+      const substitution = previous[j - 1]! + (long[i - 1] === short[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    [previous, current] = [current, previous];
+  }
+  return previous[short.length]!;
+}
+
+/**
+ * 1 - Levenshtein distance / length of the longer text, on normalised text (`normaliseText`); undefined text counts
+ * as empty. 1 for two empty texts, 0 when one is empty and the other not. Cost grows with the product of the
+ * lengths: fine for OCR answers (a few thousand characters), not for whole documents.
+ */
+export function textSimilarity(referenceText: string | undefined, text: string | undefined): number {
+  const a = normaliseText(referenceText ?? '');
+  const b = normaliseText(text ?? '');
+  const longest = Math.max(Array.from(a).length, Array.from(b).length);
+  if (longest === 0) return 1;
+  return 1 - levenshtein(a, b) / longest;
+}
+
+export interface RewardWeights {
+  /** Weight of `paperAccuracy`. */
+  accuracy: number;
+  /** Weight of `labelOverlap`. */
+  overlap: number;
+  /** Weight of `faceRecall` at IoU 0.5. */
+  faces: number;
+  /** Weight of `textSimilarity` (of the answers' `text`). */
+  text: number;
+  /** Weight of the size ratio, subtracted. */
+  size: number;
+}
+
+/** The default is the paper's reward, so `reward(...)` with defaults equals `paperReward(...)`. */
+export const paperWeights: Readonly<RewardWeights> = Object.freeze({
+  accuracy: 1,
+  overlap: 0,
+  faces: 0,
+  text: 0,
+  size: 1,
+});
+
+/**
+ * Suggested weights per kind of operation (used by the trainer and the controller when the model card names none):
+ * labels: half top-1 kept, half confidence-weighted overlap; faces: recall; text: similarity. Size weight 1 as in
+ * the paper, so the scale of rewards stays comparable to the published numbers.
+ */
+export const rewardPresets: Readonly<Record<'paper' | 'labels' | 'faces' | 'text', Readonly<RewardWeights>>> =
+  Object.freeze({
+    paper: paperWeights,
+    labels: Object.freeze({ accuracy: 0.5, overlap: 0.5, faces: 0, text: 0, size: 1 }),
+    faces: Object.freeze({ accuracy: 0, overlap: 0, faces: 1, text: 0, size: 1 }),
+    text: Object.freeze({ accuracy: 0, overlap: 0, faces: 0, text: 1, size: 1 }),
+  });
+
+/**
+ * How well the answer agrees with the reference, 0..1: the weighted mean of the agreement terms (accuracy, overlap,
+ * faces, text) under `weights`, ignoring `size`. What the online controller tracks. With all agreement weights 0 it
+ * falls back to `paperAccuracy`.
+ */
+export function agreement(
+  reference: Answer,
+  answer: Answer | undefined,
+  weights: Partial<RewardWeights> = paperWeights,
+): number {
+  const w = { ...paperWeights, ...weights };
+  const total = w.accuracy + w.overlap + w.faces + w.text;
+  if (!(total > 0)) return paperAccuracy(reference, answer);
+  return qualityTerms(reference, answer, w) / total;
+}
+
+function qualityTerms(reference: Answer, answer: Answer | undefined, w: RewardWeights): number {
+  // Terms with weight 0 are not computed (text similarity is the costly one).
+  let sum = 0;
+  if (w.accuracy) sum += w.accuracy * paperAccuracy(reference, answer);
+  if (w.overlap) sum += w.overlap * labelOverlap(reference, answer);
+  if (w.faces) sum += w.faces * faceRecall(reference, answer);
+  if (w.text) sum += w.text * textSimilarity(reference.text, answer?.text);
+  return sum;
+}
+
+/**
+ * The general reward: accuracy*paperAccuracy + overlap*labelOverlap + faces*faceRecall + text*textSimilarity
+ * - size*bytes/referenceBytes. Missing weights take the paper's values (`paperWeights`).
+ */
+export function reward(
+  reference: Answer,
+  answer: Answer | undefined,
+  bytes: number,
+  referenceBytes: number,
+  weights: Partial<RewardWeights> = paperWeights,
+): number {
+  const w = { ...paperWeights, ...weights };
+  return qualityTerms(reference, answer, w) - w.size * sizeRatio(bytes, referenceBytes);
+}
