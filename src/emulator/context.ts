@@ -1,0 +1,34 @@
+import type { FastifyRequest } from 'fastify';
+import type { EmulatorConfig } from './config.ts';
+import type { Inference } from './inference.ts';
+import { type ApiName, type Gate, type Stats, sleep, type Uplink } from './runtime.ts';
+
+/** What every emulated API route shares. `config` is live: the admin route changes the run-time knobs in place. */
+export interface EmulatorContext {
+  config: EmulatorConfig;
+  inference: Inference;
+  stats: Stats;
+  gates: Record<ApiName, Gate>;
+  uplink: Uplink;
+  nextId(): number;
+}
+
+export const bodyOf = (request: FastifyRequest): Buffer =>
+  Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+
+/**
+ * The common start of every API call: count it, make it pay its upload time and the configured latency, then take a
+ * slot. Returns the release function, or undefined when the API must answer its throttling error.
+ */
+export async function admit(
+  ctx: EmulatorContext,
+  api: ApiName,
+  operation: string,
+  request: FastifyRequest,
+): Promise<(() => void) | undefined> {
+  const body = bodyOf(request);
+  ctx.stats.call(api, operation, body.length);
+  await ctx.uplink.transmit(body.length);
+  await sleep(ctx.config.latencyMs);
+  return ctx.gates[api].acquire();
+}

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { helpText, loadOptions } from '../config/options.ts';
+import { type EmulatorConfig, emulatorOptions } from './config.ts';
+import type { ApiCounters, ApiName } from './runtime.ts';
+import { buildEmulator } from './server.ts';
+
+/** `adacompress emulate`, and the same emulator started from code (tests, benchmarks, the trainer). */
+
+export type { EmulatorConfig } from './config.ts';
+export { buildEmulator } from './server.ts';
+
+export interface RunningEmulator {
+  /** http://host:port, for SDK endpoints. */
+  url: string;
+  counters(): Record<ApiName, ApiCounters>;
+  resetCounters(): void;
+  /** Switch the Rekognition DetectLabels backend mid-stream (same as POST /__emulator/config). */
+  setLabelsBackend(backend: EmulatorConfig['labelsBackend']): void;
+  close(): Promise<void>;
+}
+
+/** Listen on `port` (0 = a free one) at `host` (127.0.0.1 by default); models are loaded and warm when this resolves. */
+export async function startEmulator(options: Partial<EmulatorConfig> = {}): Promise<RunningEmulator> {
+  const app = await buildEmulator({ port: 0, ...options });
+  const { host, port } = app.emulator.config;
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return {
+    url: `http://${shownHost}:${actualPort}`,
+    counters: () => app.emulator.stats.snapshot(),
+    resetCounters: () => app.emulator.stats.reset(),
+    setLabelsBackend: (backend) => {
+      app.emulator.config.labelsBackend = backend;
+    },
+    close: () => app.close(),
+  };
+}
+
+export const ENV_PREFIX = 'ADACOMPRESS_EMULATOR_';
+
+export async function run(argv: string[]): Promise<void> {
+  const options = loadOptions(emulatorOptions, argv, process.env, ENV_PREFIX);
+  if (options.help) {
+    console.log(
+      helpText(
+        'emulate',
+        'Local emulators of Rekognition, Face++ and Baidu backed by real models.',
+        emulatorOptions,
+        ENV_PREFIX,
+      ),
+    );
+    return;
+  }
+  const { help: _help, ...config } = options;
+  if (!existsSync(config.modelDir)) {
+    throw new Error(`model directory ${config.modelDir} does not exist: set --model-dir or ${ENV_PREFIX}MODEL_DIR`);
+  }
+  const emulator = await startEmulator({ ...config, port: config.port });
+  console.log(
+    `adacompress emulate: listening on ${emulator.url} (Rekognition POST /, Face++ /facepp, /imagepp, Baidu /oauth, /rest)`,
+  );
+  const stop = async () => {
+    await emulator.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
