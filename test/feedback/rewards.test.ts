@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Answer, Face } from '../../src/answer.ts';
+import {
+  agreement,
+  faceRecall,
+  isUsableReference,
+  labelOverlap,
+  levenshtein,
+  paperAccuracy,
+  paperReward,
+  reward,
+  rewardPresets,
+  textSimilarity,
+} from '../../src/feedback/rewards.ts';
+
+const labels = (...pairs: [string, number][]): Answer => ({
+  labels: pairs.map(([name, score]) => ({ name, score })),
+  faces: [],
+});
+const face = (left: number, top: number, width: number, height: number, score = 0.99): Face => ({
+  box: { left, top, width, height },
+  score,
+});
+const faces = (...list: Face[]): Answer => ({ labels: [], faces: list });
+const empty: Answer = { labels: [], faces: [] };
+
+describe('paper accuracy and reward', () => {
+  test('1 when the reference top-1 appears anywhere in the answer, case-insensitively', () => {
+    const reference = labels(['Golden Retriever', 0.9], ['Dog', 0.8]);
+    assert.equal(paperAccuracy(reference, labels(['Dog', 0.9], ['golden retriever', 0.4])), 1);
+    assert.equal(paperAccuracy(reference, labels(['Dog', 0.9])), 0);
+    assert.equal(paperAccuracy(reference, labels(['Golden', 0.9])), 0, 'exact name, not a prefix');
+  });
+
+  test('a failed upload (no answer) scores 0; an empty answer misses the label', () => {
+    const reference = labels(['Dog', 0.9]);
+    assert.equal(paperAccuracy(reference, undefined), 0);
+    assert.equal(paperAccuracy(reference, empty), 0);
+  });
+
+  test('an empty reference is vacuous and is not a paper training sample', () => {
+    assert.equal(paperAccuracy(empty, empty), 1);
+    assert.equal(paperAccuracy(empty, labels(['Dog', 0.9])), 0);
+    assert.equal(isUsableReference(empty), false);
+    assert.equal(isUsableReference(undefined), false);
+    assert.equal(isUsableReference(labels(['Dog', 0.9])), true);
+  });
+
+  test('reward = accuracy - bytes / reference bytes', () => {
+    const reference = labels(['Dog', 0.9]);
+    assert.equal(paperReward(reference, labels(['Dog', 0.7]), 20_000, 40_000), 0.5);
+    assert.equal(paperReward(reference, labels(['Cat', 0.7]), 20_000, 40_000), -0.5);
+    assert.throws(() => paperReward(reference, reference, 1, 0), { code: 'INVALID_REFERENCE_BYTES' });
+  });
+});
+
+describe('label overlap', () => {
+  test('identical sets score 1, disjoint sets 0, both empty 1, no answer 0', () => {
+    const answer = labels(['Dog', 0.9], ['Pet', 0.7]);
+    assert.equal(labelOverlap(answer, labels(['pet', 0.7], ['DOG', 0.9])), 1);
+    assert.equal(labelOverlap(answer, labels(['Cat', 0.9])), 0);
+    assert.equal(labelOverlap(empty, empty), 1);
+    assert.equal(labelOverlap(answer, undefined), 0);
+    assert.equal(labelOverlap(answer, empty), 0);
+  });
+
+  test('weighted Jaccard: sum of min scores over sum of max scores', () => {
+    // Dog: min .6 max .9; Pet: missing in answer (0 / .5); Cat invented (0 / .2).
+    const value = labelOverlap(labels(['Dog', 0.9], ['Pet', 0.5]), labels(['Dog', 0.6], ['Cat', 0.2]));
+    assert.ok(Math.abs(value - 0.6 / (0.9 + 0.5 + 0.2)) < 1e-12);
+  });
+
+  test('missing a confident label costs more than missing a doubtful one', () => {
+    const reference = labels(['Dog', 0.95], ['Grass', 0.3]);
+    assert.ok(labelOverlap(reference, labels(['Dog', 0.95])) > labelOverlap(reference, labels(['Grass', 0.3])));
+  });
+});
+
+describe('face recall', () => {
+  test('matches at IoU >= 0.5, greedily, each face once', () => {
+    const reference = faces(face(0, 0, 100, 100), face(200, 0, 100, 100));
+    assert.equal(faceRecall(reference, faces(face(5, 5, 100, 100), face(200, 0, 100, 100))), 1);
+    assert.equal(faceRecall(reference, faces(face(5, 5, 100, 100))), 0.5);
+    // One answer face cannot match two reference faces.
+    const overlapping = faces(face(0, 0, 100, 100), face(10, 0, 100, 100));
+    assert.equal(faceRecall(overlapping, faces(face(5, 0, 100, 100))), 0.5);
+    // IoU 1/3 (half-shifted box) is below the threshold; a looser threshold accepts it.
+    assert.equal(faceRecall(faces(face(0, 0, 100, 100)), faces(face(50, 0, 100, 100))), 0);
+    assert.equal(faceRecall(faces(face(0, 0, 100, 100)), faces(face(50, 0, 100, 100)), 0.3), 1);
+  });
+
+  test('greedy takes the best pair first', () => {
+    // Answer face X overlaps A strongly and B weakly; Y overlaps only B: both reference faces are found.
+    const reference = faces(face(0, 0, 100, 100), face(30, 0, 100, 100));
+    const answer = faces(face(2, 0, 100, 100), face(35, 0, 100, 100));
+    assert.equal(faceRecall(reference, answer), 1);
+  });
+
+  test('no reference faces: 1 when the answer has none, 0 when it invents one; no answer 0', () => {
+    assert.equal(faceRecall(empty, empty), 1);
+    assert.equal(faceRecall(empty, faces(face(0, 0, 10, 10))), 0);
+    assert.equal(faceRecall(faces(face(0, 0, 10, 10)), undefined), 0);
+  });
+});
+
+describe('text similarity', () => {
+  test('1 - normalised Levenshtein on whitespace-normalised text', () => {
+    assert.equal(levenshtein('kitten', 'sitting'), 3);
+    assert.equal(textSimilarity('STOP\nAHEAD', 'STOP  AHEAD '), 1);
+    assert.equal(textSimilarity('abcd', 'abcf'), 0.75);
+    assert.equal(textSimilarity('', ''), 1);
+    assert.equal(textSimilarity(undefined, undefined), 1);
+    assert.equal(textSimilarity('SPEED 30', undefined), 0);
+    assert.equal(textSimilarity('Straße', 'Strasse'), 1 - 2 / 7);
+  });
+});
+
+describe('combined reward and agreement', () => {
+  const reference: Answer = { labels: [{ name: 'Dog', score: 0.9 }], faces: [face(0, 0, 100, 100)], text: 'HELLO' };
+  const answer: Answer = { labels: [{ name: 'Dog', score: 0.6 }], faces: [], text: 'HELLO' };
+
+  test('defaults equal the paper reward', () => {
+    assert.equal(reward(reference, answer, 10, 40), paperReward(reference, answer, 10, 40));
+  });
+
+  test('weights combine each term and subtract the size ratio', () => {
+    const value = reward(reference, answer, 10, 40, { accuracy: 1, overlap: 2, faces: 3, text: 4, size: 2 });
+    // accuracy 1, overlap .6/.9, faces 0, text 1; size .25
+    assert.ok(Math.abs(value - (1 + (2 * 0.6) / 0.9 + 0 + 4 - 0.5)) < 1e-12);
+  });
+
+  test('agreement is the weighted mean of the agreement terms, 0..1, and 0 for a failed upload', () => {
+    assert.equal(agreement(reference, answer, rewardPresets.faces), 0);
+    assert.equal(agreement(reference, answer, rewardPresets.text), 1);
+    assert.ok(Math.abs(agreement(reference, answer, rewardPresets.labels) - (0.5 + (0.5 * 0.6) / 0.9)) < 1e-12);
+    assert.equal(agreement(reference, undefined, rewardPresets.labels), 0);
+    assert.equal(agreement(reference, answer, { accuracy: 0, overlap: 0, faces: 0, text: 0 }), 1);
+  });
+});
