@@ -31,7 +31,8 @@ function readParams(request: FastifyRequest): { params: Map<string, string>; enc
   const body = bodyOf(request);
   const type = String(request.headers['content-type'] ?? '');
   let encodedImageBytes = 0;
-  if (type.includes('json')) {
+  // The SDK's face client sends a JSON body under a form content type: the body's first byte decides, as on Baidu.
+  if (type.includes('json') || body[0] === 0x7b) {
     try {
       for (const [k, v] of Object.entries(JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>)) {
         params.set(k, typeof v === 'string' ? v : JSON.stringify(v));
@@ -131,7 +132,9 @@ export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void 
     try {
       if (!operation) throw new BaiduError(3, 'Unsupported openapi method');
       const { params, encodedImageBytes } = readParams(request);
-      if (!tokenValid(params.get('access_token'), ctx.config.baiduApiKey, ctx.config.baiduSecretKey, Date.now())) {
+      // The official SDK appends a second "?aipSdk=node" after the token; Baidu reads the token up to it, so do we.
+      const accessToken = params.get('access_token')?.split('?')[0];
+      if (!tokenValid(accessToken, ctx.config.baiduApiKey, ctx.config.baiduSecretKey, Date.now())) {
         throw new BaiduError(110, 'Access token invalid or no longer valid');
       }
       if (!release) throw new BaiduError(18, 'Open api qps request limit reached');

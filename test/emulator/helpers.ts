@@ -1,0 +1,36 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+/** ../shared/data beside the repository; emulator tests skip with this message when it is absent. */
+export const dataDir = fileURLToPath(new URL('../../../shared/data', import.meta.url));
+export const modelDir = join(dataDir, 'models');
+export const imagenetDir = join(dataDir, 'images', 'imagenet-sample');
+export const facesDir = join(dataDir, 'images', 'faces');
+export const hasData =
+  existsSync(join(modelDir, 'mobilenetv2-12-int8.onnx')) && existsSync(imagenetDir) && existsSync(facesDir);
+export const skipWithoutData: string | false = hasData
+  ? false
+  : `needs ${dataDir} (models and images); absent here, skipped`;
+
+export const imagenet = (file: string) => readFile(join(imagenetDir, file));
+export const face = (file: string) => readFile(join(facesDir, file));
+
+/** The fixed validation split: sorted names, index % 5 == 4. */
+export function validationPhotos(): string[] {
+  return readdirSync(imagenetDir)
+    .sort()
+    .filter((_, i) => i % 5 === 4);
+}
+
+export const jpeg = (bytes: Buffer, quality: number) => sharp(bytes).jpeg({ quality }).toBuffer();
+
+export const solid = (width: number, height: number, format: 'jpeg' | 'png' | 'gif' | 'webp' = 'jpeg') =>
+  sharp({ create: { width, height, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+    .toFormat(format)
+    .toBuffer();
+
+export const DOG = 'n02094433_Yorkshire_terrier.JPEG';
+export const COUPLE = 'deepface_tests_unit_dataset_couple.jpg';
