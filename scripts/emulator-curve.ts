@@ -1,0 +1,103 @@
+/**
+ * `npm run emulator:curve`: the environment's ground truth. For each emulated API, how often the answer at JPEG quality q
+ * agrees with the answer at quality 75 (the paper's metric: the q75 top-1 label is among the returned labels; faces:
+ * recall of the q75 faces at IoU >= 0.5), on the 200 validation photos (faces: the face photos), and the mean bytes.
+ * Runs the emulator's own models and answer functions in-process (identical to the HTTP answers, see the tests).
+ *
+ *   node scripts/emulator-curve.ts [--data ../shared/data] [--workers 2] [--limit N]
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { agreement, type CurveAnswer, curveAnswer, type LabelApi, labelAnswers } from '../src/emulator/curve.ts';
+import { createInference } from '../src/emulator/inference.ts';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: fileURLToPath(new URL('../../shared/data', import.meta.url)) },
+    workers: { type: 'string', default: '2' },
+    limit: { type: 'string', default: '0' },
+  },
+});
+const dataDir = values.data;
+const imagenetDir = join(dataDir, 'images', 'imagenet-sample');
+const facesDir = join(dataDir, 'images', 'faces');
+if (!existsSync(join(dataDir, 'models')) || !existsSync(imagenetDir) || !existsSync(facesDir)) {
+  console.error(`emulator-curve: ${dataDir} lacks models/ or images/ (pass --data)`);
+  process.exit(2);
+}
+const limit = Number(values.limit);
+const take = <T>(xs: T[]) => (limit > 0 ? xs.slice(0, limit) : xs);
+const validation = take(
+  readdirSync(imagenetDir)
+    .sort()
+    .filter((_, i) => i % 5 === 4),
+);
+const facePhotos = take(readdirSync(facesDir).sort());
+const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
+const LABEL_APIS: LabelApi[] = ['rekognition', 'baidu', 'facepp'];
+
+const inference = await createInference(join(dataDir, 'models'), Number(values.workers));
+const started = Date.now();
+
+/** Per quality: summed agreement per API and summed bytes. */
+const sums = new Map(
+  QUALITIES.map((q) => [q, { rekognition: 0, baidu: 0, facepp: 0, faces: 0, bytes: 0, faceBytes: 0 }]),
+);
+
+/** Run `work` over `items` with a fixed number in flight (the pool's width). */
+async function forEach<T>(items: T[], width: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+const width = Math.max(2, Number(values.workers) * 2);
+
+await forEach(validation, width, async (name) => {
+  const original = await readFile(join(imagenetDir, name));
+  const encoded = await Promise.all(QUALITIES.map((q) => sharp(original).jpeg({ quality: q }).toBuffer()));
+  const answers = await Promise.all(encoded.map((bytes) => labelAnswers(inference, bytes)));
+  const reference = answers[QUALITIES.indexOf(75)]!;
+  QUALITIES.forEach((q, i) => {
+    const s = sums.get(q)!;
+    s.bytes += encoded[i]!.length;
+    for (const api of LABEL_APIS) s[api] += agreement(reference[api], answers[i]![api]);
+  });
+});
+
+await forEach(facePhotos, width, async (name) => {
+  const original = await readFile(join(facesDir, name));
+  const encoded = await Promise.all(QUALITIES.map((q) => sharp(original).jpeg({ quality: q }).toBuffer()));
+  const answers: CurveAnswer[] = await Promise.all(encoded.map((bytes) => curveAnswer(inference, 'faces', bytes)));
+  const reference = answers[QUALITIES.indexOf(75)]!;
+  QUALITIES.forEach((q, i) => {
+    const s = sums.get(q)!;
+    s.faceBytes += encoded[i]!.length;
+    s.faces += agreement(reference, answers[i]!);
+  });
+});
+await inference.close();
+
+const n = validation.length;
+const f = facePhotos.length;
+const ref = sums.get(75)!;
+const fixed = (v: number, d = 3) => v.toFixed(d);
+const lines = [
+  `Agreement with the answer at quality 75 (${n} validation photos; faces: ${f} face photos), sharp JPEG encoder:`,
+  '',
+  '| q | Rekognition DetectLabels | Baidu advanced_general | Face++ detectsceneandobject | faces (recall IoU>=0.5) | mean KiB (rel. q75) | faces mean KiB (rel. q75) |',
+  '|---|---|---|---|---|---|---|',
+  ...QUALITIES.map((q) => {
+    const s = sums.get(q)!;
+    return `| ${q} | ${fixed(s.rekognition / n)} | ${fixed(s.baidu / n)} | ${fixed(s.facepp / n)} | ${fixed(s.faces / f)} | ${fixed(s.bytes / n / 1024, 1)} (${fixed(s.bytes / ref.bytes, 2)}) | ${fixed(s.faceBytes / f / 1024, 1)} (${fixed(s.faceBytes / ref.faceBytes, 2)}) |`;
+  }),
+  '',
+  `(${((Date.now() - started) / 1000).toFixed(0)} s)`,
+];
+console.log(lines.join('\n'));

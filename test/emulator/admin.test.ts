@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Inference } from '../../src/emulator/inference.ts';
+import { Gate } from '../../src/emulator/runtime.ts';
+import { buildEmulator } from '../../src/emulator/server.ts';
+import { solid } from './helpers.ts';
+
+/** An inference that holds every call until released: makes concurrency deterministic without timing. */
+function heldInference() {
+  const waiting: (() => void)[] = [];
+  const inference: Inference = {
+    run: async () => {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      return [] as never;
+    },
+    close: async () => {},
+  };
+  return {
+    inference,
+    waiting,
+    releaseAll: () => {
+      for (const release of waiting.splice(0)) release();
+    },
+  };
+}
+
+const faceppForm = async () => {
+  const form = new FormData();
+  form.set('api_key', 'emulator-key');
+  form.set('api_secret', 'emulator-secret');
+  form.set('image_file', new Blob([new Uint8Array(await solid(100, 100))]), 'x.jpg');
+  const request = new Request('http://x/', { method: 'POST', body: form });
+  return { body: Buffer.from(await request.arrayBuffer()), type: request.headers.get('content-type')! };
+};
+
+describe('emulator admin routes and admission', () => {
+  it('counts calls, request bytes and image bytes per API, and resets them', async () => {
+    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const { body, type } = await faceppForm();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/facepp/v3/detect',
+      headers: { 'content-type': type },
+      body,
+    });
+    assert.equal(response.statusCode, 200);
+    const stats = (await app.inject({ method: 'GET', url: '/__emulator/stats' })).json();
+    assert.equal(stats.facepp.calls, 1);
+    assert.equal(stats.facepp.requestBytes, body.length);
+    assert.equal(stats.facepp.imageBytes, (await solid(100, 100)).length);
+    assert.equal(stats.rekognition.calls, 0);
+    const reset = (await app.inject({ method: 'POST', url: '/__emulator/stats/reset' })).json();
+    assert.equal(reset.facepp.calls, 0);
+    await app.close();
+  });
+
+  it('answers Face++ CONCURRENCY_LIMIT_EXCEEDED when the slots and the queue are full', async () => {
+    const held = heldInference();
+    const app = await buildEmulator({ concurrency: 1, queue: 1 }, { inference: held.inference });
+    const { body, type } = await faceppForm();
+    const call = () =>
+      app.inject({ method: 'POST', url: '/facepp/v3/detect', headers: { 'content-type': type }, body });
+    const first = call();
+    const second = call();
+    // Wait until the first call holds the only slot (it reached inference) before sending the third.
+    while (held.waiting.length === 0) await new Promise((r) => setImmediate(r));
+    const third = await call();
+    assert.equal(third.statusCode, 403);
+    assert.equal(third.json().error_message, 'CONCURRENCY_LIMIT_EXCEEDED');
+    held.releaseAll();
+    await first;
+    while (held.waiting.length === 0) await new Promise((r) => setImmediate(r));
+    held.releaseAll();
+    assert.equal((await second).statusCode, 200);
+    await app.close();
+  });
+
+  it('changes the run-time knobs over HTTP and refuses unknown ones', async () => {
+    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/__emulator/config',
+      payload: { labelsBackend: 'classifier', latencyMs: 5 },
+    });
+    assert.deepEqual(ok.json(), { labelsBackend: 'classifier', latencyMs: 5, uplinkBytesPerSecond: 0 });
+    assert.equal(app.emulator.config.labelsBackend, 'classifier');
+    const bad = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { labelsBackend: 'oracle' } });
+    assert.equal(bad.statusCode, 400);
+    const unknown = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { secret: 'x' } });
+    assert.equal(unknown.statusCode, 400);
+    await app.close();
+  });
+
+  it('Gate admits up to concurrency, queues up to queue, refuses beyond, and hands slots to waiters', async () => {
+    const gate = new Gate(1, 1);
+    const first = await gate.acquire();
+    assert.ok(first);
+    const secondPending = gate.acquire();
+    assert.equal(await gate.acquire(), undefined);
+    first();
+    const second = await secondPending;
+    assert.ok(second);
+    second();
+    assert.ok(await gate.acquire());
+  });
+});
