@@ -6,7 +6,8 @@ import { ProxyError } from './providers/types.ts';
  * an undeclared body is cut off as soon as it passes the limit.
  */
 export async function readBody(stream: Readable, limit: number, declaredLength?: string): Promise<Buffer> {
-  const tooLarge = () => new ProxyError('BODY_TOO_LARGE', 413, `Request body is larger than the limit of ${limit} bytes`);
+  const tooLarge = () =>
+    new ProxyError('BODY_TOO_LARGE', 413, `Request body is larger than the limit of ${limit} bytes`);
   if (declaredLength !== undefined && Number(declaredLength) > limit) {
     stream.resume(); // drain so the connection can be reused for the error answer
     throw tooLarge();

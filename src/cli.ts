@@ -5,9 +5,18 @@
  */
 const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
   serve: { summary: 'run the proxy', load: () => import('./serve.ts') },
-  emulate: { summary: 'run local emulators of Rekognition, Face++ and Baidu', load: () => import('./emulator/main.ts') },
-  collect: { summary: 'send images at every action to an API, store answers', load: () => import('./trainer/collect.ts') },
-  train: { summary: 'fit a policy from collected data or decision logs, export ONNX', load: () => import('./trainer/train.ts') },
+  emulate: {
+    summary: 'run local emulators of Rekognition, Face++ and Baidu',
+    load: () => import('./emulator/main.ts'),
+  },
+  collect: {
+    summary: 'send images at every action to an API, store answers',
+    load: () => import('./trainer/collect.ts'),
+  },
+  train: {
+    summary: 'fit a policy from collected data or decision logs, export ONNX',
+    load: () => import('./trainer/train.ts'),
+  },
   evaluate: { summary: 'compare a policy with baselines on a data set', load: () => import('./trainer/evaluate.ts') },
 };
 

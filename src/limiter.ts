@@ -27,7 +27,8 @@ export class WorkLimiter {
    * its slot until it really ends, so the CPU accounting stays honest; only the caller stops waiting for it.
    */
   async run<T>(work: () => Promise<T>, deadlineMs: number): Promise<LimitedResult<T>> {
-    if (this.#active >= this.concurrency && this.#waiting.length >= this.maxQueue) return { ok: false, reason: 'overload' };
+    if (this.#active >= this.concurrency && this.#waiting.length >= this.maxQueue)
+      return { ok: false, reason: 'overload' };
     let timer: NodeJS.Timeout | undefined;
     let expired = false;
     const deadline = new Promise<LimitedResult<T>>((resolve) => {

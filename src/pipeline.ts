@@ -7,7 +7,14 @@ import type { ImageLimits, ImageSlot } from './providers/types.ts';
 /** What happened to one image of a request. */
 export type SlotOutcome =
   | { kind: 'encoded'; field: string; inputBytes: number; original: InspectedImage; bytes: Buffer; decision: Decision }
-  | { kind: 'original'; field: string; inputBytes: number; reason: string; original?: InspectedImage; decision?: Decision };
+  | {
+      kind: 'original';
+      field: string;
+      inputBytes: number;
+      reason: string;
+      original?: InspectedImage;
+      decision?: Decision;
+    };
 
 export interface ImageStepDeps {
   policy: Policy;
@@ -48,7 +55,14 @@ export async function processSlot(
     try {
       const encoded = await recompress(original, decision.action, deps.codecLimits);
       if (encoded.kind === 'original') return keep(encoded.reason, { original, decision });
-      return { kind: 'encoded', field: slot.field, inputBytes: slot.bytes.length, original, bytes: encoded.bytes, decision };
+      return {
+        kind: 'encoded',
+        field: slot.field,
+        inputBytes: slot.bytes.length,
+        original,
+        bytes: encoded.bytes,
+        decision,
+      };
     } catch (error) {
       return keep(error instanceof CodecError ? error.code.toLowerCase() : 'encode-failed', { original, decision });
     }

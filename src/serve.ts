@@ -7,7 +7,7 @@ import { createLogger } from './logger.ts';
 import { FixedQualityPolicy } from './policy/fixed.ts';
 import { createProviders, isLoopback } from './providers/registry.ts';
 import type { CredentialSource } from './providers/rekognition.ts';
-import { buildServer } from './server.ts';
+import { buildServer, serverOptionsFrom } from './server.ts';
 
 /** `adacompress serve`: the proxy and its admin listener, with graceful shutdown. */
 export async function run(argv: string[]): Promise<void> {
@@ -26,19 +26,7 @@ export async function startProxy(config: ProxyConfig) {
   const credentials: CredentialSource = fromNodeProviderChain(config.awsProfile ? { profile: config.awsProfile } : {});
   const providers = createProviders(config, credentials, config.trustLoopback && isLoopback(config.host));
   const policy = new FixedQualityPolicy(config.quality);
-  const proxy = buildServer(
-    {
-      maxBodyBytes: config.maxBodyBytes,
-      codecLimits: { maxInputPixels: config.maxInputPixels },
-      imageConcurrency: config.imageConcurrency,
-      imageQueue: config.imageQueue,
-      imageDeadlineMs: config.imageDeadlineMs,
-      connectTimeoutMs: config.connectTimeoutMs,
-      upstreamTimeoutMs: config.upstreamTimeoutMs,
-      upstreamConnections: config.upstreamConnections,
-    },
-    { providers, policy, logger },
-  );
+  const proxy = buildServer(serverOptionsFrom(config), { providers, policy, logger });
   let shuttingDown = false;
   const admin = buildAdmin({
     logger,
@@ -48,7 +36,12 @@ export async function startProxy(config: ProxyConfig) {
   await proxy.app.listen({ host: config.host, port: config.port });
   await admin.listen({ host: config.adminHost, port: config.adminPort });
   logger.info(
-    { proxy: proxy.app.addresses(), admin: admin.addresses(), policy: policy.id, upstreams: providers.map((p) => p.name) },
+    {
+      proxy: proxy.app.addresses(),
+      admin: admin.addresses(),
+      policy: policy.id,
+      upstreams: providers.map((p) => p.name),
+    },
     'adacompress proxy listening',
   );
 

@@ -2,12 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Agent } from 'undici';
-import type { Answer } from './answer.ts';
 import { createMetrics, type Metrics } from './admin/metrics.ts';
+import type { Answer } from './answer.ts';
 import { readBody } from './body.ts';
 import type { CodecLimits } from './codec/types.ts';
+import type { ProxyConfig } from './config/proxy.ts';
 import { WorkLimiter } from './limiter.ts';
 import { describeOutcomes, type ImageStepDeps, processSlot, type SlotOutcome } from './pipeline.ts';
 import type { Policy } from './policy/types.ts';
@@ -30,6 +37,20 @@ export interface ServerOptions {
   connectTimeoutMs: number;
   upstreamTimeoutMs: number;
   upstreamConnections: number;
+}
+
+/** The server's options, taken from the proxy config. */
+export function serverOptionsFrom(config: ProxyConfig): ServerOptions {
+  return {
+    maxBodyBytes: config.maxBodyBytes,
+    codecLimits: { maxInputPixels: config.maxInputPixels },
+    imageConcurrency: config.imageConcurrency,
+    imageQueue: config.imageQueue,
+    imageDeadlineMs: config.imageDeadlineMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    upstreamConnections: config.upstreamConnections,
+  };
 }
 
 /** One image request, start to end: what the decision log and reference sampler (feedback room) learn from. */
@@ -88,12 +109,14 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
 
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Bodies are read by the handler with per-provider limits; Fastify never parses them.
     bodyLimit: options.maxBodyBytes,
     return503OnClosing: true,
+    // HEAD is forwarded like any method, not answered from a GET route.
+    exposeHeadRoutes: false,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -113,7 +136,11 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
       if (!operation && !provider.bufferAll) {
         return await streamThrough(provider, head, bodyStream, reply);
       }
-      const body = await readBody(bodyStream, Math.min(provider.maxBodyBytes, options.maxBodyBytes), headerValue(head.headers, 'content-length'));
+      const body = await readBody(
+        bodyStream,
+        Math.min(provider.maxBodyBytes, options.maxBodyBytes),
+        headerValue(head.headers, 'content-length'),
+      );
       const buffered: BufferedRequest = { ...head, body };
       await provider.authenticate?.(buffered);
       const outcomes = operation ? await recompressImages(provider, operation, buffered, request) : undefined;
@@ -184,7 +211,12 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
   };
 
   /** Extract, decide, encode every image; a request that cannot be improved goes as the client sent it. */
-  async function recompressImages(provider: Provider, operation: string, buffered: BufferedRequest, request: FastifyRequest) {
+  async function recompressImages(
+    provider: Provider,
+    operation: string,
+    buffered: BufferedRequest,
+    request: FastifyRequest,
+  ) {
     let extracted: ReturnType<Provider['extract']>;
     try {
       extracted = provider.extract(buffered, operation);
@@ -195,7 +227,11 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
       metrics.originals.inc({ provider: provider.name, reason });
       return { slots: [{ kind: 'original', field: '', inputBytes: 0, reason }] as SlotOutcome[], outgoing: undefined };
     }
-    if (!extracted) return { slots: [{ kind: 'original', field: '', inputBytes: 0, reason: 'no-inline-image' }] as SlotOutcome[], outgoing: undefined };
+    if (!extracted)
+      return {
+        slots: [{ kind: 'original', field: '', inputBytes: 0, reason: 'no-inline-image' }] as SlotOutcome[],
+        outgoing: undefined,
+      };
     const limits = provider.limits(operation);
     const context = { provider: provider.name, operation };
     const slots = await Promise.all(
@@ -234,14 +270,16 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
       ...(hasBody ? { body } : {}),
     });
     metrics.requests.inc({ provider: provider.name, operation: 'other', outcome: 'passthrough' });
-    reply.code(upstream.status).headers(responseHeaders(upstream)).header('x-adacompress', 'passthrough;reason=no-image-operation');
+    reply
+      .code(upstream.status)
+      .headers(responseHeaders(upstream))
+      .header('x-adacompress', 'passthrough;reason=no-image-operation');
     return reply.send(upstream.body);
   }
 
-  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
-    app.route({ method, url: '/', handler: handle });
-    app.route({ method, url: '/*', handler: handle });
-  }
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+  app.route({ method: methods, url: '/', handler: handle });
+  app.route({ method: methods, url: '/*', handler: handle });
   app.addHook('onClose', async () => {
     if (!deps.agent) await agent.close();
   });
@@ -284,7 +322,12 @@ async function readAnswer(
     const plain = decode ? await decode(body) : body;
     // The answer's boxes refer to the last image of the request (CompareFaces: the target).
     const image = outcomes.at(-1)?.original;
-    return provider.answer(operation, upstream.status, plain, image ? { width: image.width, height: image.height } : undefined);
+    return provider.answer(
+      operation,
+      upstream.status,
+      plain,
+      image ? { width: image.width, height: image.height } : undefined,
+    );
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 
 export interface AdminDeps {
@@ -13,7 +13,10 @@ export interface AdminDeps {
  * (/livez, /healthz alias, /readyz) and Prometheus metrics. Callers add their own routes (reload, status page).
  */
 export function buildAdmin(deps: AdminDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   const alive = async () => ({ status: 'ok' });
   app.get('/livez', alive);
   app.get('/healthz', alive);

@@ -32,7 +32,9 @@ export function option<T>(schema: z.ZodType<T>, defaultValue: T, description: st
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 export const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
 export const bool = () =>
-  z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+    .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 export const url = () =>
   z.string().refine((v) => {
     try {
@@ -54,10 +56,8 @@ export function loadOptions<Table extends OptionTable>(
   for (const key of Object.keys(table)) parseOptions[flagName(key)] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options: parseOptions, allowPositionals: false, strict: true }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
+    values = parseArgs({ args: [...argv], options: parseOptions, allowPositionals: false, strict: true })
+      .values as Record<string, string | boolean | undefined>;
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }

@@ -5,7 +5,11 @@ import { type CredentialSource, createRekognitionProvider } from './rekognition.
 import type { Provider } from './types.ts';
 
 /** The one list of upstream APIs. A fourth API is one new module and one line here. */
-export function createProviders(config: ProxyConfig, credentials: CredentialSource, listenerIsPrivate: boolean): Provider[] {
+export function createProviders(
+  config: ProxyConfig,
+  credentials: CredentialSource,
+  listenerIsPrivate: boolean,
+): Provider[] {
   const unverified =
     config.unverifiedSignatures === 'auto' ? (listenerIsPrivate ? 'allow' : 'reject') : config.unverifiedSignatures;
   return [
@@ -31,5 +35,4 @@ export function parseClientKeys(spec: string): Map<string, string> {
   return keys;
 }
 
-export const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host === '::1' || host.startsWith('127.');
+export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');

@@ -76,7 +76,8 @@ function operationOf(head: RequestHead): string | undefined {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function createRekognitionProvider(options: RekognitionOptions): Provider {
   const regionFor = (head: RequestHead): string => options.region || scopeOf(head)?.region || 'us-east-1';
@@ -247,7 +248,10 @@ const byScore = (a: { score: number }, b: { score: number }) => b.score - a.scor
 function labelsFrom(items: Json[], nameKey = 'Name'): Label[] {
   return items
     .filter((item) => typeof item[nameKey] === 'string')
-    .map((item) => ({ name: item[nameKey] as string, score: Number(item.Confidence ?? item.MatchConfidence ?? 0) / 100 }))
+    .map((item) => ({
+      name: item[nameKey] as string,
+      score: Number(item.Confidence ?? item.MatchConfidence ?? 0) / 100,
+    }))
     .sort(byScore);
 }
 
