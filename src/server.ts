@@ -15,9 +15,10 @@ import type { Answer } from './answer.ts';
 import { readBody } from './body.ts';
 import type { CodecLimits } from './codec/types.ts';
 import type { ProxyConfig } from './config/proxy.ts';
+import type { FinishedExchange, RequestPlan } from './feedback/loop.ts';
 import { WorkLimiter } from './limiter.ts';
 import { describeOutcomes, type ImageStepDeps, processSlot, type SlotOutcome } from './pipeline.ts';
-import type { Policy } from './policy/types.ts';
+import type { DecisionContext, Policy } from './policy/types.ts';
 import { forwardableHeaders, headerValue, pathOf } from './providers/headers.ts';
 import {
   type BufferedRequest,
@@ -26,7 +27,7 @@ import {
   ProxyError,
   type RequestHead,
 } from './providers/types.ts';
-import { createUpstreamAgent, sendUpstream, toProxyError, type UpstreamResponse } from './upstream.ts';
+import { createUpstreamAgent, forwardBuffered, sendUpstream, toProxyError, type UpstreamResponse } from './upstream.ts';
 
 export interface ServerOptions {
   maxBodyBytes: number;
@@ -53,17 +54,13 @@ export function serverOptionsFrom(config: ProxyConfig): ServerOptions {
   };
 }
 
-/** One image request, start to end: what the decision log and reference sampler (feedback room) learn from. */
-export interface Exchange {
-  id: string;
-  provider: Provider;
-  operation: string;
-  request: BufferedRequest;
-  outcomes: SlotOutcome[];
-  /** The request as sent upstream (rebuilt or original), before signing; reference uploads rebuild from the original. */
-  upstreamStatus: number;
-  upstreamMs: number;
-  answer: Answer | undefined;
+/**
+ * The learning loop's two hooks (src/feedback/loop.ts): plan before the images are touched, record after the client has
+ * its answer. Absent, the proxy is a plain recompressing proxy with its one policy.
+ */
+export interface LoopHooks {
+  plan(context: DecisionContext): RequestPlan;
+  record(exchange: FinishedExchange, plan: RequestPlan): void;
 }
 
 export interface ServerDeps {
@@ -72,8 +69,7 @@ export interface ServerDeps {
   logger: FastifyBaseLogger;
   metrics?: Metrics;
   agent?: Agent;
-  /** Called after the client has its answer; never on the client's path. No-op by default. */
-  onExchange?: (exchange: Exchange) => void;
+  loop?: LoopHooks;
 }
 
 export interface ProxyServer {
@@ -143,16 +139,14 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
       );
       const buffered: BufferedRequest = { ...head, body };
       await provider.authenticate?.(buffered);
-      const outcomes = operation ? await recompressImages(provider, operation, buffered, request) : undefined;
+      const plan = operation ? deps.loop?.plan({ provider: provider.name, operation }) : undefined;
+      const outcomes = operation
+        ? await recompressImages(provider, operation, buffered, request, plan?.policy ?? deps.policy)
+        : undefined;
       const outgoing = outcomes?.outgoing ?? originalRequest(buffered);
-      const signed = provider.sign ? await signOrFail(provider, outgoing, head) : outgoing;
-      const sentAt = performance.now();
-      const upstream = await sendUpstream(agent, provider.upstreamOrigin(head), {
-        ...signed,
-        headers: { ...signed.headers, 'content-length': String(signed.body.length) },
-      });
-      const responseBody = Buffer.from(await upstream.body.arrayBuffer());
-      const upstreamMs = performance.now() - sentAt;
+      const upstream = await forwardBuffered(agent, provider, outgoing, head);
+      const responseBody = upstream.body;
+      const upstreamMs = upstream.ms;
       metrics.upstreamSeconds.observe({ provider: provider.name, status: String(upstream.status) }, upstreamMs / 1000);
       const adaHeader = outcomes ? describeOutcomes(outcomes.slots) : 'passthrough;reason=no-image-operation';
       reply.code(upstream.status).headers(responseHeaders(upstream)).header('x-adacompress', adaHeader);
@@ -170,7 +164,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
           operation: opLabel,
           path: pathOf(head.url),
           bytesIn: body.length,
-          bytesOut: signed.body.length,
+          bytesOut: upstream.sentBytes,
           images: outcomes?.slots.map(slotLogFields),
           upstreamStatus: upstream.status,
           upstreamMs: Math.round(upstreamMs * 10) / 10,
@@ -178,18 +172,22 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
         },
         'proxied',
       );
-      if (operation && outcomes && deps.onExchange) {
+      if (operation && outcomes?.extracted && plan && deps.loop) {
         const answer = await readAnswer(provider, operation, upstream, responseBody, outcomes.slots);
-        deps.onExchange({
-          id: String(request.id),
-          provider,
-          operation,
-          request: buffered,
-          outcomes: outcomes.slots,
-          upstreamStatus: upstream.status,
-          upstreamMs,
-          answer,
-        });
+        deps.loop.record(
+          {
+            id: String(request.id),
+            provider,
+            operation,
+            head,
+            extracted: outcomes.extracted,
+            outcomes: outcomes.slots,
+            upstreamStatus: upstream.status,
+            upstreamMs,
+            answer,
+          },
+          plan,
+        );
       }
     } catch (error) {
       const proxyError = toProxyError(error);
@@ -216,6 +214,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
     operation: string,
     buffered: BufferedRequest,
     request: FastifyRequest,
+    policy: Policy,
   ) {
     let extracted: ReturnType<Provider['extract']>;
     try {
@@ -237,7 +236,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
     const slots = await Promise.all(
       extracted.slots.map(async (slot) => {
         const t0 = performance.now();
-        const outcome = await processSlot(slot, limits, context, imageDeps);
+        const outcome = await processSlot(slot, limits, context, { ...imageDeps, policy });
         metrics.imageWorkSeconds.observe((performance.now() - t0) / 1000);
         return outcome;
       }),
@@ -255,7 +254,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
         metrics.originals.inc({ provider: provider.name, reason: outcome.reason });
       }
     }
-    return { slots, outgoing: replacements.size > 0 ? extracted.rebuild(replacements) : undefined };
+    return { slots, extracted, outgoing: replacements.size > 0 ? extracted.rebuild(replacements) : undefined };
   }
 
   async function streamThrough(provider: Provider, head: RequestHead, body: Readable, reply: FastifyReply) {
@@ -290,17 +289,7 @@ function originalRequest(request: BufferedRequest): OutgoingRequest {
   return { method: request.method, url: request.url, headers: forwardableHeaders(request.headers), body: request.body };
 }
 
-async function signOrFail(provider: Provider, outgoing: OutgoingRequest, head: RequestHead): Promise<OutgoingRequest> {
-  try {
-    return await provider.sign!(outgoing, head);
-  } catch (error) {
-    if (error instanceof ProxyError) throw error;
-    // Usually: the proxy has no credentials of its own. The client is told in the API's shape; the log says why.
-    throw new ProxyError('UPSTREAM_UNREACHABLE', 502, 'The proxy could not sign the request for the upstream service');
-  }
-}
-
-function responseHeaders(upstream: UpstreamResponse): Record<string, string | string[]> {
+function responseHeaders(upstream: { headers: UpstreamResponse['headers'] }): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const passthrough = forwardableHeaders(upstream.headers);
   for (const [name, value] of Object.entries(passthrough)) out[name] = value;
@@ -312,7 +301,7 @@ function responseHeaders(upstream: UpstreamResponse): Record<string, string | st
 async function readAnswer(
   provider: Provider,
   operation: string,
-  upstream: UpstreamResponse,
+  upstream: { status: number; headers: UpstreamResponse['headers'] },
   body: Buffer,
   outcomes: readonly SlotOutcome[],
 ): Promise<Answer | undefined> {

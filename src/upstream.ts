@@ -1,5 +1,5 @@
 import { Agent, errors, request } from 'undici';
-import { ProxyError } from './providers/types.ts';
+import { type OutgoingRequest, type Provider, ProxyError, type RequestHead } from './providers/types.ts';
 
 export interface UpstreamOptions {
   connections: number;
@@ -54,4 +54,38 @@ export function toProxyError(error: unknown): ProxyError {
     return new ProxyError('UPSTREAM_TIMEOUT', 504, 'The upstream service did not answer in time');
   }
   return new ProxyError('UPSTREAM_UNREACHABLE', 502, 'The upstream service could not be reached');
+}
+
+/**
+ * Sign (where the provider signs) and send a buffered request, and read the whole answer: the path of image requests
+ * and of reference uploads. Content-Length is set here, before signing, so the signature covers the final value.
+ */
+export async function forwardBuffered(agent: Agent, provider: Provider, outgoing: OutgoingRequest, head: RequestHead) {
+  const final = { ...outgoing, headers: { ...outgoing.headers, 'content-length': String(outgoing.body.length) } };
+  const signed = provider.sign ? await signOrFail(provider, final, head) : final;
+  const started = performance.now();
+  const response = await sendUpstream(agent, provider.upstreamOrigin(head), signed);
+  let body: Buffer;
+  try {
+    body = Buffer.from(await response.body.arrayBuffer());
+  } catch (error) {
+    throw toProxyError(error);
+  }
+  return {
+    status: response.status,
+    headers: response.headers,
+    body,
+    ms: performance.now() - started,
+    sentBytes: signed.body.length,
+  };
+}
+
+async function signOrFail(provider: Provider, outgoing: OutgoingRequest, head: RequestHead): Promise<OutgoingRequest> {
+  try {
+    return await provider.sign!(outgoing, head);
+  } catch (error) {
+    if (error instanceof ProxyError) throw error;
+    // Usually: the proxy has no credentials of its own. The client is told in the API's shape; the log says why.
+    throw new ProxyError('UPSTREAM_UNREACHABLE', 502, 'The proxy could not sign the request for the upstream service');
+  }
 }

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ControllerSnapshot } from '../feedback/controller.ts';
+import type { ReferenceSamplerCounters } from '../feedback/reference-sampler.ts';
 
 /** The proxy's Prometheus metrics, on a registry of its own so several servers (tests) never share counters. */
 export function createMetrics() {
@@ -49,6 +51,12 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
+    references: new Counter({
+      name: 'adacompress_reference_uploads_total',
+      help: 'Reference uploads (a second, paid call with the reference image): sent, reused (sent image was the reference) or failed.',
+      labelNames: ['provider', 'result'] as const,
+      registers: [registry],
+    }),
     inFlight: new Gauge({
       name: 'adacompress_in_flight_requests',
       help: 'Requests being handled now.',
@@ -58,3 +66,51 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Gauges read at scrape time from the learning loop: controller state per provider/operation and the reference budget. */
+export function observeLearningLoop(
+  metrics: Metrics,
+  read: () => { controllers: Record<string, ControllerSnapshot>; sampler: ReferenceSamplerCounters },
+): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'adacompress_controller_fallback',
+    help: '1 while the controller for this provider/operation sends the safe quality because agreement dropped.',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().controllers)) this.set({ key }, s.state === 'fallback' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_controller_agreement',
+    help: 'Mean agreement with the reference answer over the controller window (absent until the first sample).',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().controllers))
+        if (s.windowMean !== null) this.set({ key }, s.windowMean);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_policy_needs_retraining',
+    help: '1 when the controller saw agreement drop: the trainer should produce a new model.',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().controllers)) this.set({ key }, s.needsRetraining ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_reference_sampler',
+    help: 'Reference sampler counters since start: granted, refused by the per-minute budget, not drawn.',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      const c = read().sampler;
+      this.set({ result: 'granted' }, c.granted);
+      this.set({ result: 'refused_budget' }, c.refusedByBudget);
+      this.set({ result: 'not_drawn' }, c.notDrawn);
+    },
+  });
+}

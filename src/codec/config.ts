@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { z } from 'zod';
 
 /**
- * Codec settings. Environment: ADACOMPRESS_CODEC_MAX_INPUT_PIXELS, ADACOMPRESS_CODEC_CONCURRENCY.
+ * Codec settings (set from the proxy config: --max-input-pixels; libvips concurrency is fixed at 1 by the runtime).
  *
  * Threads: each sharp call runs on a libuv worker thread (UV_THREADPOOL_SIZE, default 4) and libvips may use
  * `concurrency` threads inside one call. For a proxy, parallelism should come from concurrent requests, not from
@@ -16,24 +16,6 @@ export const codecConfigSchema = z.object({
   concurrency: z.coerce.number().int().min(0).max(64).default(1),
 });
 export type CodecConfig = z.infer<typeof codecConfigSchema>;
-
-const envNames = {
-  maxInputPixels: 'ADACOMPRESS_CODEC_MAX_INPUT_PIXELS',
-  concurrency: 'ADACOMPRESS_CODEC_CONCURRENCY',
-} as const;
-
-/** Read the codec config from env; the error names the variable at fault. */
-export function codecConfigFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<CodecConfig> = {}): CodecConfig {
-  const raw: Record<string, unknown> = {};
-  for (const [key, name] of Object.entries(envNames)) if (env[name] !== undefined) raw[key] = env[name];
-  const parsed = codecConfigSchema.safeParse({ ...raw, ...overrides });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = issue?.path[0] as keyof typeof envNames | undefined;
-    throw new Error(`invalid ${key ? envNames[key] : 'codec config'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
 
 /**
  * Apply process-wide sharp settings once at start-up. The operation cache is off: a proxy never sees the same input

@@ -3,6 +3,9 @@ import { bool, type ConfigOf, int, loadOptions, num, option, url } from './optio
 
 const MiB = 1024 * 1024;
 
+/** The trained policies shipped in models/ (see models/README.md); `*` catches operations without a model of their own. */
+export const DEFAULT_POLICY_MODELS = '*=models/default.onnx';
+
 /** Every option of `adacompress serve`. The README's configuration table is generated from this (npm run config:table). */
 export const proxyOptions = {
   host: option(z.string().min(1), '127.0.0.1', 'Address the proxy listens on. Use 0.0.0.0 in a container.'),
@@ -50,7 +53,72 @@ export const proxyOptions = {
     100_000_000,
     'Images with more pixels are never decoded (decompression bombs); they go as sent.',
   ),
-  quality: option(int(1, 100), 35, 'JPEG quality of the fixed policy (used where no ONNX model is configured).'),
+  quality: option(
+    int(1, 100),
+    35,
+    'JPEG quality of the fixed policy, used where no ONNX model serves a provider/operation.',
+  ),
+  policyModels: option(
+    z
+      .string()
+      .regex(
+        /^(\*|[a-z]+(\/[A-Za-z0-9_./-]+)?)=[^,=]+(,(\*|[a-z]+(\/[A-Za-z0-9_./-]+)?)=[^,=]+)*$|^$/,
+        'must be key=path[,key=path]',
+      ),
+    DEFAULT_POLICY_MODELS,
+    'ONNX policy per provider/operation, provider or *, as key=path pairs; relative paths are from the package root. Empty = fixed quality everywhere.',
+    'the shipped models (models/README.md)',
+  ),
+  policyExploration: option(
+    z.enum(['epsilon-greedy', 'softmax']),
+    'epsilon-greedy',
+    'How the policy explores (logged with its propensity).',
+  ),
+  policyEpsilon: option(num(0, 1), 0.05, 'epsilon-greedy: chance of a uniformly random action.'),
+  policyTemperature: option(num(0.0001), 0.05, 'softmax: temperature in reward units.'),
+  policyWatch: option(
+    bool(),
+    true,
+    'Reload a model file when it changes (POST /policy/reload on the admin port also reloads).',
+  ),
+  decisionLog: option(
+    z.string(),
+    'logs/decisions.jsonl',
+    'Decision log base path (rotated files decisions.000001.jsonl, ...); empty disables the log.',
+  ),
+  decisionLogRotateSize: option(
+    z.string().regex(/^\d+[kmg]?$/i, 'a size like 512k, 64m, 1g'),
+    '64m',
+    'Start a new decision log file after this many bytes.',
+  ),
+  decisionLogRotateFrequency: option(
+    z.enum(['hourly', 'daily', 'never']),
+    'daily',
+    'Start a new decision log file at each UTC hour or day.',
+  ),
+  decisionLogSync: option(
+    bool(),
+    false,
+    'Write each decision line synchronously: SIGKILL then loses nothing, at some latency.',
+  ),
+  referenceKind: option(
+    z.enum(['q75', 'original']),
+    'q75',
+    'What a reference upload sends: the image at quality 75 (the paper) or the original.',
+  ),
+  controllerWindow: option(int(1, 10_000), 20, 'Reference samples the controller averages agreement over.'),
+  controllerThreshold: option(
+    num(0, 1),
+    0.8,
+    'Fall back to the safe quality when the window agreement drops below this.',
+  ),
+  controllerRecoverThreshold: option(num(0, 1), 0.85, 'Return to the policy when probe agreement reaches this.'),
+  safeQuality: option(int(1, 100), 75, 'JPEG quality sent while the controller falls back.'),
+  boostedReferenceProbability: option(
+    num(0, 1),
+    0.2,
+    'Reference probability while falling back (still capped by the budget).',
+  ),
   imageConcurrency: option(int(1, 256), 2, 'Images re-encoded at once (sharp work); match the cores.'),
   imageQueue: option(
     int(0, 10_000),

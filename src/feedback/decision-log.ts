@@ -57,34 +57,6 @@ export type DecisionLogConfig = z.input<typeof decisionLogConfigSchema> & {
   now?: () => number;
 };
 
-/** Read the decision log settings from ADACOMPRESS_DECISION_LOG_* (PATH, ROTATE_SIZE, ROTATE_FREQUENCY, SYNC). */
-export function decisionLogConfigFromEnv(env: NodeJS.ProcessEnv): z.output<typeof decisionLogConfigSchema> | undefined {
-  const path = env.ADACOMPRESS_DECISION_LOG_PATH;
-  if (!path) return undefined;
-  const size = env.ADACOMPRESS_DECISION_LOG_ROTATE_SIZE;
-  const frequency = env.ADACOMPRESS_DECISION_LOG_ROTATE_FREQUENCY;
-  const config = {
-    path,
-    rotate: {
-      ...(size ? { size: /^\d+$/.test(size) ? Number(size) : size } : {}),
-      ...(frequency ? { frequency: /^\d+$/.test(frequency) ? Number(frequency) : frequency } : {}),
-    },
-    ...(env.ADACOMPRESS_DECISION_LOG_SYNC ? { sync: env.ADACOMPRESS_DECISION_LOG_SYNC === 'true' } : {}),
-  };
-  const parsed = decisionLogConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    const variable = (path: PropertyKey[]) =>
-      path.includes('size')
-        ? 'ADACOMPRESS_DECISION_LOG_ROTATE_SIZE'
-        : path.includes('frequency')
-          ? 'ADACOMPRESS_DECISION_LOG_ROTATE_FREQUENCY'
-          : 'ADACOMPRESS_DECISION_LOG_PATH';
-    const issue = parsed.error.issues[0];
-    throw new DecisionLogError('INVALID_CONFIG', `${variable(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
-}
-
 export type DecisionLogErrorCode = 'INVALID_CONFIG' | 'INVALID_LINE' | 'WRITE_FAILED' | 'CLOSED';
 
 export class DecisionLogError extends Error {

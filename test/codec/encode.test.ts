@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { codecConfigFromEnv } from '../../src/codec/config.ts';
 import { encodeJpeg, recompress } from '../../src/codec/encode.ts';
 import { CodecError } from '../../src/codec/errors.ts';
 import { inspectImage } from '../../src/codec/inspect.ts';
@@ -124,13 +123,4 @@ test('real photos at q35: smaller, same dimensions', {
       assert.deepEqual([outcome.width, outcome.height], [image.width, image.height]);
     }
   }
-});
-
-test('codec config: defaults, env, and errors that name the variable', () => {
-  assert.deepEqual(codecConfigFromEnv({}), { maxInputPixels: 40_000_000, concurrency: 1 });
-  assert.equal(codecConfigFromEnv({ ADACOMPRESS_CODEC_CONCURRENCY: '2' }).concurrency, 2);
-  assert.throws(
-    () => codecConfigFromEnv({ ADACOMPRESS_CODEC_MAX_INPUT_PIXELS: 'lots' }),
-    /ADACOMPRESS_CODEC_MAX_INPUT_PIXELS/,
-  );
 });

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import {
   createDecisionLog,
   type DecisionLogError,
-  decisionLogConfigFromEnv,
   nextRotationAt,
   parseSize,
 } from '../../src/feedback/decision-log.ts';
@@ -178,25 +177,5 @@ describe('decision log config', () => {
     assert.equal(parseSize(1234), 1234);
     assert.equal(nextRotationAt(Date.parse('2025-05-01T10:15:00Z'), 'hourly'), Date.parse('2025-05-01T11:00:00Z'));
     assert.equal(nextRotationAt(Date.parse('2025-05-01T10:15:00Z'), 'daily'), Date.parse('2025-05-02T00:00:00Z'));
-  });
-
-  test('env variables, and an invalid one is named', () => {
-    assert.equal(decisionLogConfigFromEnv({}), undefined);
-    assert.deepEqual(
-      decisionLogConfigFromEnv({
-        ADACOMPRESS_DECISION_LOG_PATH: '/var/log/a/decisions.jsonl',
-        ADACOMPRESS_DECISION_LOG_ROTATE_SIZE: '64m',
-        ADACOMPRESS_DECISION_LOG_ROTATE_FREQUENCY: 'daily',
-      }),
-      { path: '/var/log/a/decisions.jsonl', rotate: { size: '64m', frequency: 'daily' }, sync: false, mkdir: true },
-    );
-    assert.throws(
-      () =>
-        decisionLogConfigFromEnv({
-          ADACOMPRESS_DECISION_LOG_PATH: '/x.jsonl',
-          ADACOMPRESS_DECISION_LOG_ROTATE_SIZE: 'big',
-        }),
-      /ADACOMPRESS_DECISION_LOG_ROTATE_SIZE/,
-    );
   });
 });

@@ -33,7 +33,7 @@ export function logCapture() {
 export async function startTestProxy(
   upstreamUrl: string,
   overrides: Partial<ProxyConfig> = {},
-  extra: { policy?: Policy; onExchange?: ServerDeps['onExchange'] } = {},
+  extra: { policy?: Policy; loop?: ServerDeps['loop'] } = {},
 ) {
   const config = defaultProxyConfig({
     rekognitionEndpoint: upstreamUrl,
@@ -50,7 +50,7 @@ export async function startTestProxy(
     providers,
     policy: extra.policy ?? new FixedQualityPolicy(config.quality),
     logger,
-    ...(extra.onExchange ? { onExchange: extra.onExchange } : {}),
+    ...(extra.loop ? { loop: extra.loop } : {}),
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;

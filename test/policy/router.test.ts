@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspectImage } from '../../src/codec/inspect.ts';
-import { policyConfigFromEnv } from '../../src/policy/config.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
+import { parseModelMap } from '../../src/policy/model-map.ts';
 import { PolicyRouter, type PolicyRouterEvent } from '../../src/policy/router.ts';
 import { syntheticJpeg } from '../codec/images.ts';
 import { atomicWrite, modelBytes, tempDir } from './helpers.ts';
@@ -125,16 +125,12 @@ test('hot reload by atomic rename under concurrent decisions: no decision fails'
   await router.close();
 });
 
-test('policy config: defaults, env parsing, errors name the variable', () => {
-  const defaults = policyConfigFromEnv({});
-  assert.deepEqual(defaults.models, { '*': 'models/default.onnx' });
-  assert.equal(defaults.fixedQuality, 75);
-  const env = policyConfigFromEnv({
-    ADACOMPRESS_POLICY_MODELS: 'rekognition/DetectLabels=a.onnx,*=b.onnx',
-    ADACOMPRESS_POLICY_EXPLORATION: 'softmax',
-    ADACOMPRESS_POLICY_WATCH: 'false',
+test('policy model map: key=path pairs or JSON; bad keys are refused naming the option', () => {
+  assert.deepEqual(parseModelMap('rekognition/DetectLabels=a.onnx,*=b.onnx', '--policy-models'), {
+    'rekognition/DetectLabels': 'a.onnx',
+    '*': 'b.onnx',
   });
-  assert.deepEqual(env.models, { 'rekognition/DetectLabels': 'a.onnx', '*': 'b.onnx' });
-  assert.equal(env.watch, false);
-  assert.throws(() => policyConfigFromEnv({ ADACOMPRESS_POLICY_EPSILON: '2' }), /ADACOMPRESS_POLICY_EPSILON/);
+  assert.deepEqual(parseModelMap('{"baidu":"c.onnx"}', '--policy-models'), { baidu: 'c.onnx' });
+  assert.throws(() => parseModelMap('Bad Key=a.onnx', '--policy-models'), /--policy-models/);
+  assert.throws(() => parseModelMap('noequals', '--policy-models'), /--policy-models/);
 });

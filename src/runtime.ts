@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { FastifyBaseLogger } from 'fastify';
+import { buildAdmin } from './admin/admin.ts';
+import { createMetrics, observeLearningLoop } from './admin/metrics.ts';
+import { configureSharp } from './codec/index.ts';
+import type { ProxyConfig } from './config/proxy.ts';
+import { createDecisionLog, type DecisionLog } from './feedback/decision-log.ts';
+import { LearningLoop } from './feedback/loop.ts';
+import { createReferenceSampler } from './feedback/reference-sampler.ts';
+import { createLogger } from './logger.ts';
+import { FixedQualityPolicy } from './policy/fixed.ts';
+import { parseModelMap } from './policy/model-map.ts';
+import { PolicyRouter } from './policy/router.ts';
+import { createProviders, isLoopback } from './providers/registry.ts';
+import type { CredentialSource } from './providers/rekognition.ts';
+import { buildServer, serverOptionsFrom } from './server.ts';
+import { createUpstreamAgent, forwardBuffered } from './upstream.ts';
+
+/** Where relative model paths point: the package root, so `npm start` finds models/ from any working directory. */
+export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export interface RuntimeOverrides {
+  logger?: FastifyBaseLogger;
+  credentials?: CredentialSource;
+}
+
+/**
+ * Compose the whole proxy from one config: providers, policy router, learning loop (decision log, references,
+ * controllers), the proxy app and the admin app. Nothing listens yet; `listen()` and `shutdown()` are returned.
+ */
+export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverrides = {}) {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  // libvips threads per image: 1, since parallelism comes from concurrent requests (--image-concurrency).
+  configureSharp({ maxInputPixels: config.maxInputPixels, concurrency: 1 });
+  const credentials =
+    overrides.credentials ?? fromNodeProviderChain(config.awsProfile ? { profile: config.awsProfile } : {});
+  const providers = createProviders(config, credentials, config.trustLoopback && isLoopback(config.host));
+  const metrics = createMetrics();
+  const agent = createUpstreamAgent({
+    connections: config.upstreamConnections,
+    connectTimeoutMs: config.connectTimeoutMs,
+    timeoutMs: config.upstreamTimeoutMs,
+  });
+
+  let loop: LearningLoop | undefined;
+  const router = await PolicyRouter.create({
+    models: resolveModels(config.policyModels),
+    fallback: new FixedQualityPolicy(config.quality),
+    exploration:
+      config.policyExploration === 'softmax'
+        ? { kind: 'softmax', temperature: config.policyTemperature }
+        : { kind: 'epsilon-greedy', epsilon: config.policyEpsilon },
+    watch: config.policyWatch,
+    onEvent: (event) => {
+      if (event.type === 'loaded') {
+        logger.info({ key: event.key, modelId: event.modelId, previous: event.previousModelId }, 'policy model loaded');
+        loop?.onModelLoaded((context) => router.policyFor(context).id);
+      } else {
+        // The file does not match what this code provides: keep serving with the current model, say why.
+        logger.error(
+          {
+            key: event.key,
+            path: event.path,
+            code: event.error.code,
+            error: event.error.message,
+            kept: event.keptModelId,
+          },
+          'policy model refused; keeping the current one',
+        );
+      }
+    },
+  });
+
+  const decisionLog: DecisionLog | undefined = config.decisionLog
+    ? await createDecisionLog({
+        path: config.decisionLog,
+        rotate: {
+          size: config.decisionLogRotateSize,
+          ...(config.decisionLogRotateFrequency !== 'never' ? { frequency: config.decisionLogRotateFrequency } : {}),
+        },
+        sync: config.decisionLogSync,
+        onError: (error) => logger.error({ code: error.code, error: error.message }, 'decision log error'),
+      })
+    : undefined;
+  const sampler = createReferenceSampler({
+    probability: config.referenceProbability,
+    maxPerMinute: config.referenceBudgetPerMinute,
+  });
+  loop = new LearningLoop({
+    policy: router,
+    sampler,
+    ...(decisionLog ? { log: decisionLog } : {}),
+    referenceKind: config.referenceKind,
+    controller: {
+      windowSize: config.controllerWindow,
+      threshold: config.controllerThreshold,
+      recoverThreshold: Math.max(config.controllerRecoverThreshold, config.controllerThreshold),
+      safeQuality: config.safeQuality,
+      boostedReferenceProbability: config.boostedReferenceProbability,
+    },
+    codecLimits: { maxInputPixels: config.maxInputPixels },
+    send: async (provider, request, head) => {
+      const answer = await forwardBuffered(agent, provider, request, head);
+      return { status: answer.status, body: answer.body, ms: answer.ms };
+    },
+    logger,
+    onReference: (provider, result) => metrics.references.inc({ provider, result }),
+  });
+  const learningLoop = loop;
+  observeLearningLoop(metrics, () => ({ controllers: learningLoop.controllers(), sampler: sampler.counters() }));
+
+  const proxy = buildServer(serverOptionsFrom(config), { providers, policy: router, logger, metrics, agent, loop });
+  let shuttingDown = false;
+  const admin = buildAdmin({
+    logger,
+    registry: metrics.registry,
+    readiness: () => {
+      const policy = router.status();
+      return {
+        ready: !shuttingDown,
+        detail: { shuttingDown, policy, controllers: learningLoop.controllers() },
+      };
+    },
+  });
+  admin.post('/policy/reload', async () => {
+    const results = await router.reload();
+    return { results, policy: router.status() };
+  });
+  admin.get('/status.json', async () => ({
+    policy: router.status(),
+    controllers: learningLoop.controllers(),
+    references: sampler.counters(),
+    decisionLog: decisionLog?.stats(),
+  }));
+
+  return {
+    config,
+    logger,
+    proxy,
+    admin,
+    router,
+    loop: learningLoop,
+    decisionLog,
+    sampler,
+    metrics,
+    async listen() {
+      await proxy.app.listen({ host: config.host, port: config.port });
+      await admin.listen({ host: config.adminHost, port: config.adminPort });
+      const proxyAddress = proxy.app.server.address();
+      const adminAddress = admin.server.address();
+      return {
+        url: typeof proxyAddress === 'object' && proxyAddress ? `http://${config.host}:${proxyAddress.port}` : '',
+        adminUrl:
+          typeof adminAddress === 'object' && adminAddress ? `http://${config.adminHost}:${adminAddress.port}` : '',
+      };
+    },
+    /** Stop taking requests, let in-flight ones finish, wait for reference uploads, flush the decision log. */
+    async shutdown() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      await proxy.app.close();
+      await learningLoop.drain(config.shutdownGraceMs);
+      await decisionLog?.close();
+      await router.close();
+      await agent.close();
+      await admin.close();
+    },
+  };
+}
+export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
+
+function resolveModels(spec: string): Record<string, string> {
+  const models = spec ? parseModelMap(spec, 'ADACOMPRESS_POLICY_MODELS') : {};
+  return Object.fromEntries(
+    Object.entries(models).map(([key, file]) => [key, path.isAbsolute(file) ? file : path.join(packageRoot, file)]),
+  );
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { verifySigV4 } from '../../src/aws/sigv4.ts';
+import { estimateJpegQuality } from '../../src/codec/index.ts';
+import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { syntheticJpeg } from '../helpers/images.ts';
+import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS } from '../helpers/proxy.ts';
+import { startTestRuntime } from '../helpers/runtime.ts';
+
+const labels = {
+  Labels: [
+    { Name: 'Dog', Confidence: 95 },
+    { Name: 'Animal', Confidence: 90 },
+  ],
+};
+
+async function signedByProxy(request: RecordedRequest) {
+  return (
+    await verifySigV4(request, (k) =>
+      k === PROXY_CREDENTIALS.accessKeyId ? PROXY_CREDENTIALS.secretAccessKey : undefined,
+    )
+  ).ok;
+}
+
+describe('decision log and reference uploads', () => {
+  let upstream: FakeUpstream;
+  let photo: Buffer;
+
+  before(async () => {
+    upstream = await startFakeUpstream(async (r) =>
+      (await signedByProxy(r))
+        ? { body: JSON.stringify(labels) }
+        : { status: 403, body: '{"__type":"InvalidSignatureException"}' },
+    );
+    photo = await syntheticJpeg({ width: 480, height: 360, quality: 95 });
+  });
+  after(() => upstream.close());
+
+  test('every decision is logged with features, propensity and the answer; references are logged against it', async () => {
+    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1, referenceBudgetPerMinute: 100 });
+    const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
+    try {
+      const before = upstream.received.length;
+      for (let i = 0; i < 4; i++) await client.send(new DetectLabelsCommand({ Image: { Bytes: photo } }));
+      await proxy.runtime.loop.drain(5000);
+      await proxy.runtime.shutdown(); // flushes the log
+      const lines = await proxy.logLines();
+      const decisions = lines.filter((l) => l.type === 'decision');
+      const references = lines.filter((l) => l.type === 'reference');
+      assert.equal(decisions.length, 4);
+      assert.equal(references.length, 4);
+      for (const d of decisions) {
+        assert.equal(d.provider, 'rekognition');
+        assert.equal(d.operation, 'DetectLabels');
+        assert.ok(d.propensity > 0 && d.propensity <= 1);
+        assert.ok(d.features && d.features.values.length > 0, 'features the policy saw are logged');
+        assert.deepEqual(
+          d.answer?.labels.map((l) => l.name),
+          ['Dog', 'Animal'],
+        );
+        assert.ok(d.bytesSent < d.original.bytes);
+        assert.equal(d.reference?.requested, true);
+        const ref = references.find((r) => r.decisionId === d.id);
+        assert.ok(ref, 'its reference line');
+        assert.equal(ref.kind, 'q75');
+        assert.deepEqual(
+          ref.answer?.labels.map((l) => l.name),
+          ['Dog', 'Animal'],
+        );
+      }
+      // The reference upload really went upstream: a q75 image, signed by the proxy, off the client's path.
+      const sent = upstream.received.slice(before);
+      assert.equal(sent.length, 8);
+      const qualities = await Promise.all(
+        sent.map((r) => estimateJpegQuality(Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64'))?.quality),
+      );
+      assert.equal(qualities.filter((q) => q === 75).length, 4);
+      const raw = proxy.logs.raw.join('\n');
+      assert.ok(!raw.includes(CLIENT_CREDENTIALS.secretAccessKey) && !raw.includes(PROXY_CREDENTIALS.secretAccessKey));
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
+  });
+
+  test('the reference budget is never exceeded under concurrent load', async () => {
+    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1, referenceBudgetPerMinute: 5 });
+    const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
+    try {
+      const before = upstream.received.length;
+      const images = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => syntheticJpeg({ width: 200 + i * 10, height: 150 })),
+      );
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          client.send(new DetectLabelsCommand({ Image: { Bytes: images[i % images.length]! } })),
+        ),
+      );
+      await proxy.runtime.loop.drain(5000);
+      assert.equal(upstream.received.length - before, 45, '40 client calls + exactly 5 references');
+      const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text();
+      assert.match(metrics, /adacompress_reference_uploads_total\{provider="rekognition",result="sent"\} 5/);
+      assert.match(metrics, /adacompress_reference_sampler\{result="refused_budget"\} 35/);
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
+  });
+
+  test('a reference of the very bytes that were sent reuses the answer instead of paying twice', async () => {
+    // Quality 75 everywhere: what is sent is exactly the q75 reference.
+    const proxy = await startTestRuntime(upstream.url, { policyModels: '', quality: 75, referenceProbability: 1 });
+    const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
+    try {
+      const before = upstream.received.length;
+      await client.send(new DetectLabelsCommand({ Image: { Bytes: photo } }));
+      await proxy.runtime.loop.drain(5000);
+      assert.equal(upstream.received.length - before, 1);
+      const metrics = await (await request(`${proxy.adminUrl}/metrics`)).body.text();
+      assert.match(metrics, /adacompress_reference_uploads_total\{provider="rekognition",result="reused"\} 1/);
+      const meta = await sharp(
+        Buffer.from(JSON.parse(upstream.last()!.body.toString()).Image.Bytes, 'base64'),
+      ).metadata();
+      assert.equal(meta.width, 480);
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
+  });
+});
