@@ -106,7 +106,12 @@ export interface Provider {
    * Read the upstream answer into the normalised shape, or undefined when it is an error or unreadable. `imageSize` is the
    * client's image in pixels, for APIs whose boxes are ratios (Rekognition): the log keeps boxes in client pixels.
    */
-  answer(operation: string, status: number, body: Buffer, imageSize?: { width: number; height: number }): Answer | undefined;
+  answer(
+    operation: string,
+    status: number,
+    body: Buffer,
+    imageSize?: { width: number; height: number },
+  ): Answer | undefined;
   /** The proxy's own error, in this API's wire shape. */
   errorReply(error: ProxyError): ErrorReply;
   /** Origin (scheme://host:port) to forward this request to: from config, never from the request's Host. */
