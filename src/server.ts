@@ -279,6 +279,15 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
   app.route({ method: methods, url: '/', handler: handle });
   app.route({ method: methods, url: '/*', handler: handle });
+  // Draining: answers given after close() began tell keep-alive clients to go, so the listener can finish closing
+  // once in-flight requests are done instead of waiting on idle sockets.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     if (!deps.agent) await agent.close();
   });
