@@ -1,0 +1,253 @@
+/**
+ * `adacompress evaluate`: the table that decides everything. For a policy model and collected data (validation split
+ * by default): accuracy (the paper's metric, label overlap / face recall), mean bytes and size ratio vs quality 75,
+ * against every fixed quality, the per-image oracle (and the oracle held to the policy's accuracy), uniform random,
+ * and the paper's published numbers. Writes JSON and an HTML page with an inline SVG chart. With --logs: off-policy
+ * estimates (IPS, SNIPS, DR) of the policy on decision logs, with bootstrap confidence intervals.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { helpText, int, loadOptions, option } from '../config/options.ts';
+import { OnnxPolicy } from '../policy/onnx-policy.ts';
+import { readOnnxMetadata } from '../policy/onnx-writer.ts';
+import { defaultCollectDir, readRecords, recordFileName } from './data.ts';
+import {
+  buildDataset,
+  type ImageRow,
+  metricsOf,
+  oracleAtAccuracy,
+  oracleChoice,
+  type PolicyMetrics,
+} from './dataset.ts';
+import { evaluateOnLogs, readLoggedSamples } from './logs.ts';
+import type { OpeResult } from './ope.ts';
+import { choicesOfModel } from './policy-model.ts';
+
+export const ENV_PREFIX = 'ADACOMPRESS_EVALUATE_';
+
+export const evaluateOptions = {
+  model: option(z.string().min(1), 'models/default.onnx', 'Policy model file to evaluate.'),
+  key: option(
+    z.string().regex(/^[a-z]+\/.+$/, 'provider/operation'),
+    'rekognition/DetectLabels',
+    'provider/operation of the data.',
+  ),
+  data: option(z.string(), defaultCollectDir, 'Folder of collected data.', '.data/collect'),
+  split: option(z.enum(['validation', 'train', 'all']), 'validation', 'Which images to evaluate on.'),
+  logs: option(z.string(), '', 'Decision log path for off-policy estimates; "" = none.'),
+  out: option(z.string(), '', 'Write <out>.json and <out>.html (default: .data/eval/<key>).'),
+  seed: option(int(0), 1, 'Bootstrap seed.'),
+};
+
+/** AdaCompress as published (PAPER.md): ImageNet, 1200 images, size vs q75. */
+export const PAPER_RESULTS: Record<string, { accuracy: number; sizeRatio: number; meanQuality: number }> = {
+  rekognition: { accuracy: 0.912, sizeRatio: 0.464, meanQuality: 28 },
+  baidu: { accuracy: 0.926, sizeRatio: 0.498, meanQuality: 31 },
+  facepp: { accuracy: 0.97, sizeRatio: 0.415, meanQuality: 24 },
+};
+
+export interface TableRow extends Partial<PolicyMetrics> {
+  name: string;
+  kind: 'policy' | 'fixed' | 'oracle' | 'random' | 'paper';
+  accuracy: number;
+  sizeRatio: number;
+}
+
+export interface Evaluation {
+  key: string;
+  model: string;
+  modelId: string;
+  split: string;
+  images: number;
+  rows: TableRow[];
+  /** Policy bytes over the bytes of the oracle held to the policy's accuracy. */
+  bytesVsOracleAtEqualAccuracy: number;
+  offPolicy?: OpeResult & { decisions: number };
+}
+
+export function evaluationTable(
+  key: string,
+  rows: readonly ImageRow[],
+  policyChoices: readonly number[],
+  modelId: string,
+): TableRow[] {
+  const policy = metricsOf(rows, (_, i) => policyChoices[i]!);
+  const table: TableRow[] = [{ name: `policy ${modelId}`, kind: 'policy', ...policy }];
+  const qualities = rows[0]?.qualities ?? [];
+  qualities.forEach((q, k) => {
+    table.push({ name: `fixed q${q}`, kind: 'fixed', ...metricsOf(rows, () => k) });
+  });
+  table.push({ name: 'oracle (smallest action keeping the answer)', kind: 'oracle', ...metricsOf(rows, oracleChoice) });
+  const held = oracleAtAccuracy(rows, policy.accuracy);
+  table.push({ name: "oracle at the policy's accuracy", kind: 'oracle', ...metricsOf(rows, (_, i) => held[i]!) });
+  const uniform = qualities.map(() => 1 / qualities.length);
+  table.push({ name: 'random (uniform)', kind: 'random', ...metricsOf(rows, () => uniform) });
+  const paper = PAPER_RESULTS[key.split('/')[0]!];
+  if (paper && !/Faces|face\/|v3\/detect/.test(key))
+    table.push({ name: 'AdaCompress paper (ImageNet, real API)', kind: 'paper', ...paper });
+  return table;
+}
+
+export function formatTable(table: readonly TableRow[]): string {
+  const head =
+    '| policy | paper accuracy | overlap / recall | mean bytes | size ratio vs q75 | bytes ratio | mean quality |\n|---|---|---|---|---|---|---|';
+  const fmt = (x: number | undefined, d = 3) => (x === undefined ? '–' : x.toFixed(d));
+  return [
+    head,
+    ...table.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.accuracy)} | ${fmt(r.overlap)} | ${r.meanBytes === undefined ? '–' : Math.round(r.meanBytes)} | ${fmt(r.sizeRatio)} | ${fmt(r.bytesRatio)} | ${fmt(r.meanQuality, 1)} |`,
+    ),
+  ].join('\n');
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot' }[c]};`);
+
+/** Accuracy vs size ratio, one point per row: a self-contained SVG (no chart library). */
+export function chartSvg(table: readonly TableRow[], title: string): string {
+  const W = 640;
+  const H = 420;
+  const m = { l: 60, r: 20, t: 30, b: 50 };
+  const maxX = Math.max(1, ...table.map((r) => r.sizeRatio)) * 1.05;
+  const minY = Math.max(0, Math.min(...table.map((r) => r.accuracy)) - 0.05);
+  const x = (v: number) => m.l + (v / maxX) * (W - m.l - m.r);
+  const y = (v: number) => H - m.b - ((v - minY) / (1 - minY)) * (H - m.t - m.b);
+  const colour = { policy: '#d62728', fixed: '#1f77b4', oracle: '#2ca02c', random: '#7f7f7f', paper: '#ff7f0e' };
+  const fixed = table.filter((r) => r.kind === 'fixed');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${escapeHtml(title)}</text>`,
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#000"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#000"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">size ratio vs quality 75</text>`,
+    `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">accuracy (reference kept)</text>`,
+  ];
+  for (let t = 0; t <= maxX; t += 0.25) {
+    parts.push(`<text x="${x(t)}" y="${H - m.b + 14}" text-anchor="middle">${t.toFixed(2)}</text>`);
+  }
+  for (let t = Math.ceil(minY * 20) / 20; t <= 1.0001; t += 0.05) {
+    parts.push(`<text x="${m.l - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`);
+    parts.push(`<line x1="${m.l}" y1="${y(t)}" x2="${W - m.r}" y2="${y(t)}" stroke="#eee"/>`);
+  }
+  parts.push(
+    `<polyline fill="none" stroke="${colour.fixed}" points="${fixed.map((r) => `${x(r.sizeRatio)},${y(r.accuracy)}`).join(' ')}"/>`,
+  );
+  for (const r of table) {
+    parts.push(
+      `<circle cx="${x(r.sizeRatio)}" cy="${y(r.accuracy)}" r="${r.kind === 'policy' ? 6 : 4}" fill="${colour[r.kind]}"><title>${escapeHtml(r.name)}: ${r.accuracy.toFixed(3)} at ${r.sizeRatio.toFixed(3)}</title></circle>`,
+    );
+    if (r.kind !== 'fixed') {
+      parts.push(
+        `<text x="${x(r.sizeRatio) + 8}" y="${y(r.accuracy) - 6}" fill="${colour[r.kind]}">${escapeHtml(r.name.split(' (')[0]!.slice(0, 40))}</text>`,
+      );
+    } else {
+      parts.push(
+        `<text x="${x(r.sizeRatio) + 5}" y="${y(r.accuracy) + 12}" fill="${colour.fixed}">${r.name.slice(6)}</text>`,
+      );
+    }
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+export function htmlPage(evaluation: Evaluation): string {
+  const rows = evaluation.rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.name)}</td><td>${r.accuracy.toFixed(3)}</td><td>${r.overlap?.toFixed(3) ?? '–'}</td><td>${r.meanBytes === undefined ? '–' : Math.round(r.meanBytes)}</td><td>${r.sizeRatio.toFixed(3)}</td><td>${r.bytesRatio?.toFixed(3) ?? '–'}</td><td>${r.meanQuality?.toFixed(1) ?? '–'}</td></tr>`,
+    )
+    .join('\n');
+  const title = `${evaluation.key}: ${evaluation.modelId} on ${evaluation.images} ${evaluation.split} images`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+${chartSvg(evaluation.rows, title)}
+<table><tr><th>policy</th><th>paper accuracy</th><th>overlap / recall</th><th>mean bytes</th><th>size ratio vs q75</th><th>bytes ratio</th><th>mean quality</th></tr>
+${rows}</table>
+<p>Policy bytes vs the oracle held to the policy's accuracy: ${evaluation.bytesVsOracleAtEqualAccuracy.toFixed(3)}x.</p>
+${evaluation.offPolicy ? `<pre>${escapeHtml(JSON.stringify(evaluation.offPolicy, null, 2))}</pre>` : ''}
+</body></html>
+`;
+}
+
+export async function evaluateModel(
+  modelPath: string,
+  key: string,
+  dataDir: string,
+  split: 'validation' | 'train' | 'all',
+): Promise<Evaluation> {
+  const bytes = new Uint8Array(await readFile(modelPath));
+  const modelId = readOnnxMetadata(bytes).model_id ?? modelPath;
+  const dataset = buildDataset(key, await readRecords(join(dataDir, recordFileName(key))));
+  const rows = dataset.rows.filter((r) => split === 'all' || r.split === split);
+  if (rows.length === 0) throw new Error(`no ${split} images collected for ${key} in ${dataDir}`);
+  const choices = await choicesOfModel(bytes, rows);
+  const table = evaluationTable(key, rows, choices, modelId);
+  const policyBytes = table[0]!.meanBytes!;
+  const heldBytes = table.find((r) => r.name.startsWith('oracle at the policy'))!.meanBytes!;
+  return {
+    key,
+    model: modelPath,
+    modelId,
+    split,
+    images: rows.length,
+    rows: table,
+    bytesVsOracleAtEqualAccuracy: policyBytes / heldBytes,
+  };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const options = loadOptions(evaluateOptions, argv, process.env, ENV_PREFIX);
+  if (options.help) {
+    console.log(
+      helpText('evaluate', 'Compare a policy with baselines (and on logs, off-policy).', evaluateOptions, ENV_PREFIX),
+    );
+    return;
+  }
+  const evaluation = await evaluateModel(options.model, options.key, options.data, options.split);
+  if (options.logs) {
+    const samples = await readLoggedSamples(options.logs, options.key);
+    const policy = await OnnxPolicy.fromBytes(new Uint8Array(await readFile(options.model)), {
+      exploration: { kind: 'epsilon-greedy', epsilon: 0 },
+    });
+    const scores = new Map<number[], number[]>();
+    for (const s of samples) scores.set(s.features, Array.from(await policy.scores(Float32Array.from(s.features))));
+    await policy.release();
+    const w = Number(
+      (
+        JSON.parse(readOnnxMetadata(new Uint8Array(await readFile(options.model))).reward_weights ?? '{}') as {
+          size?: number;
+        }
+      ).size ?? 1,
+    );
+    // DR's reward model: the policy's own scores (expected rewards under its weights).
+    const ope = evaluateOnLogs(
+      samples,
+      (f) => scores.get(f)!,
+      w,
+      (f) => scores.get(f)!,
+      options.seed,
+    );
+    evaluation.offPolicy = { ...ope, decisions: samples.length };
+  }
+  console.log(
+    `evaluate: ${evaluation.modelId} on ${evaluation.images} ${evaluation.split} images of ${evaluation.key}\n`,
+  );
+  console.log(formatTable(evaluation.rows));
+  console.log(`\npolicy bytes / oracle bytes at equal accuracy: ${evaluation.bytesVsOracleAtEqualAccuracy.toFixed(3)}`);
+  if (evaluation.offPolicy) {
+    const o = evaluation.offPolicy;
+    const f = (e: { value: number; low: number; high: number }) =>
+      `${e.value.toFixed(4)} [${e.low.toFixed(4)}, ${e.high.toFixed(4)}]`;
+    console.log(
+      `off-policy on ${o.decisions} decisions (ESS ${o.effectiveSamples.toFixed(1)}): IPS ${f(o.ips)}, SNIPS ${f(o.snips)}, DR ${f(o.dr)}`,
+    );
+  }
+  const out = options.out || join(dirname(options.data), 'eval', options.key.replace(/[^A-Za-z0-9]+/g, '-'));
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(`${out}.json`, `${JSON.stringify(evaluation, null, 2)}\n`);
+  await writeFile(`${out}.html`, htmlPage(evaluation));
+  console.log(`evaluate: wrote ${out}.json and ${out}.html`);
+}

@@ -1,0 +1,186 @@
+/**
+ * `adacompress train`: fit a policy for one provider/operation from collected full-information data (and/or the
+ * proxy's decision logs), export it as a policy model file with complete metadata and a model card, and optionally
+ * promote it over the live model only when it beats it (promote.ts).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { helpText, int, loadOptions, num, option } from '../config/options.ts';
+import { defaultActions } from '../policy/actions.ts';
+import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
+import { forwardMlp } from '../policy/onnx-writer.ts';
+import { splitKey } from './api-client.ts';
+import { defaultCollectDir, readRecords, recordFileName } from './data.ts';
+import { buildDataset, type Dataset, metricsOf, type PolicyMetrics } from './dataset.ts';
+import { crossValidate, defaultFitOptions, exportPolicyLayers, type FitOptions, fitNetwork } from './fit.ts';
+import { fitFromLogs, readLoggedSamples } from './logs.ts';
+import { writeModelCard } from './model-card.ts';
+import { encodePolicy, writeAtomically } from './policy-model.ts';
+import { promote } from './promote.ts';
+
+export const ENV_PREFIX = 'ADACOMPRESS_TRAIN_';
+
+const intList = z
+  .string()
+  .transform((v) => v.split(',').map((s) => Number(s.trim())))
+  .pipe(z.array(z.number().int().positive()).min(1));
+
+export const trainOptions = {
+  key: option(
+    z.string().regex(/^[a-z]+\/.+$/, 'provider/operation'),
+    'rekognition/DetectLabels',
+    'provider/operation the policy is for.',
+  ),
+  data: option(z.string(), defaultCollectDir, 'Folder of collected data (collect --out); "" = none.', '.data/collect'),
+  logs: option(z.string(), '', 'Decision log path (rotated files are found); "" = none.'),
+  out: option(z.string(), '', 'Write the candidate model here (a .md model card goes beside it).'),
+  promoteTo: option(z.string(), '', 'Replace this live model only if the candidate beats it on held-out data.'),
+  accuracyTarget: option(
+    num(0, 1),
+    0.96,
+    'Accuracy the greedy policy must keep in cross-validation (target + margin).',
+  ),
+  sizeWeight: option(
+    num(0),
+    0,
+    'Fixed size weight of the reward; 0 = tune it by cross-validation on the training split.',
+  ),
+  features: option(
+    z.enum(['all', 'header']),
+    'all',
+    'Feature subset: all, or the 5 header scalars only (an experiment).',
+  ),
+  hidden: option(intList, [16], 'Hidden layer widths.', '16'),
+  epochs: option(int(1), 30, 'Training epochs.'),
+  seed: option(int(0), 1, 'Seed of initialisation and shuffling.'),
+  modelId: option(z.string(), '', 'Model id (default: derived from key, data and seed).'),
+};
+
+export type TrainConfig = Omit<ReturnType<typeof loadOptions<typeof trainOptions>>, 'help'>;
+
+export interface TrainResult {
+  bytes: Uint8Array;
+  modelId: string;
+  sizeWeight: number;
+  validation?: PolicyMetrics;
+  crossValidation?: { accuracy: number; sizeRatio: number };
+  trainImages: number;
+  dataset?: Dataset;
+}
+
+export const HEADER_FEATURES = [0, 1, 2, 3, 4];
+
+/** Train from full-information rows of the train split; report (not tune on) the validation split. */
+export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainResult {
+  const train = dataset.rows.filter((r) => r.split === 'train');
+  const validation = dataset.rows.filter((r) => r.split === 'validation');
+  if (train.length < 20) throw new Error(`${dataset.key}: only ${train.length} training images collected`);
+  for (const row of train) {
+    if (row.featureVersion !== FEATURE_VERSION)
+      throw new Error(`data has features v${row.featureVersion}, code v${FEATURE_VERSION}`);
+  }
+  const options: FitOptions = {
+    ...defaultFitOptions,
+    hidden: config.hidden,
+    epochs: config.epochs,
+    seed: config.seed,
+    accuracyTarget: config.accuracyTarget,
+    inputs: config.features === 'header' ? HEADER_FEATURES : featureNames.map((_, i) => i),
+  };
+  let sizeWeight = config.sizeWeight;
+  let crossValidation: TrainResult['crossValidation'];
+  if (!(sizeWeight > 0)) {
+    const cv = crossValidate(train, options);
+    sizeWeight = cv.chosen.sizeWeight;
+    crossValidation = { accuracy: cv.chosen.accuracy, sizeRatio: cv.chosen.sizeRatio };
+  }
+  const net = fitNetwork(train, options);
+  const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight);
+  const choose = (features: number[]) => {
+    const scores = forwardMlp(layers, activations, features);
+    let best = 0;
+    for (let k = 1; k < scores.length; k++) if (scores[k]! > scores[best]!) best = k;
+    return best;
+  };
+  const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row.features)) : undefined;
+  const modelId =
+    config.modelId ||
+    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-f${FEATURE_VERSION}-s${config.seed}-w${sizeWeight}`;
+  const { provider, operation } = splitKey(dataset.key);
+  const rewardWeights = {
+    [dataset.kind === 'faces' ? 'faces' : 'accuracy']: 1,
+    size: sizeWeight,
+  };
+  const bytes = encodePolicy(layers, activations, {
+    modelId,
+    provider,
+    operation,
+    rewardWeights,
+    dataSummary: {
+      source: 'collect (full information)',
+      trainImages: train.length,
+      droppedImages: dataset.dropped,
+      reference: 'quality 75',
+      network: `${featureNames.length}-${config.hidden.join('-')}-${defaultActions.length}`,
+      features: config.features,
+      seed: config.seed,
+      epochs: config.epochs,
+      crossValidation,
+      validation: validationMetrics,
+    },
+  });
+  return {
+    bytes,
+    modelId,
+    sizeWeight,
+    trainImages: train.length,
+    dataset,
+    ...(validationMetrics ? { validation: validationMetrics } : {}),
+    ...(crossValidation ? { crossValidation } : {}),
+  };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const options = loadOptions(trainOptions, argv, process.env, ENV_PREFIX);
+  if (options.help) {
+    console.log(
+      helpText('train', 'Fit a policy from collected data or decision logs; export ONNX.', trainOptions, ENV_PREFIX),
+    );
+    return;
+  }
+  const { help: _help, ...config } = options;
+  let result: TrainResult;
+  const dataFile = config.data ? join(config.data, recordFileName(config.key)) : '';
+  if (dataFile && existsSync(dataFile)) {
+    const dataset = buildDataset(config.key, await readRecords(dataFile));
+    result = trainFromDataset(dataset, config);
+    console.log(
+      `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +
+        (result.crossValidation
+          ? ` (cross-validated accuracy ${result.crossValidation.accuracy.toFixed(3)} at size ratio ${result.crossValidation.sizeRatio.toFixed(3)})`
+          : ''),
+    );
+    if (result.validation) {
+      const v = result.validation;
+      console.log(
+        `train: validation (${v.images} images): accuracy ${v.accuracy.toFixed(3)}, size ratio ${v.sizeRatio.toFixed(3)}, mean quality ${v.meanQuality.toFixed(1)}`,
+      );
+    }
+  } else if (config.logs) {
+    const samples = await readLoggedSamples(config.logs, config.key);
+    result = fitFromLogs(samples, config);
+    console.log(`train: ${config.key}: ${samples.length} logged decisions with references, IPS-weighted regression`);
+  } else {
+    throw new Error(`no data: ${dataFile || '(no --data)'} does not exist and no --logs given`);
+  }
+  if (config.out) {
+    await writeAtomically(config.out, result.bytes);
+    await writeModelCard(config.out, config.key, result);
+    console.log(`train: wrote ${config.out} (${result.bytes.length} bytes) and its model card`);
+  }
+  if (config.promoteTo) {
+    const verdict = await promote(result, config.promoteTo, config.key, config.logs);
+    console.log(`train: ${verdict.promoted ? 'PROMOTED' : 'NOT promoted'}: ${verdict.reason}`);
+  }
+}
