@@ -55,10 +55,10 @@ const files = readdirSync(imagenetDir).sort();
 const night = (photo: Buffer) =>
   sharp(photo).linear(0.25, 0).modulate({ saturation: 0.4 }).jpeg({ quality: 95 }).toBuffer();
 const key = 'rekognition/DetectLabels';
-const references = () => {
-  const c = runtime.metrics.references.hashMap;
-  return Object.values(c).reduce((sum, entry) => sum + (entry.labels.result === 'sent' ? entry.value : 0), 0);
-};
+const references = async () =>
+  (await runtime.metrics.references.get()).values
+    .filter((entry) => entry.labels.result === 'sent')
+    .reduce((sum, entry) => sum + entry.value, 0);
 let detectedAt: number | undefined;
 let apiErrors = 0;
 let referencesBeforeChange = 0;
@@ -67,7 +67,7 @@ for (let i = 0; i < 2 * perScene; i++) {
   const isNight = i >= perScene;
   if (i === perScene) {
     await runtime.loop.drain(10_000);
-    referencesBeforeChange = references();
+    referencesBeforeChange = await references();
   }
   const raw = readPhoto(path.join(imagenetDir, files[i]!));
   const photo = isNight ? await night(raw) : raw;
@@ -82,8 +82,7 @@ for (let i = 0; i < 2 * perScene; i++) {
     fallbackQualities = [];
   }
   if (state === 'fallback') {
-    const last = runtime.metrics.actions.hashMap;
-    fallbackQualities = Object.values(last).map((e) => Number(e.labels.quality));
+    fallbackQualities = (await runtime.metrics.actions.get()).values.map((e) => Number(e.labels.quality));
   }
 }
 await runtime.loop.drain(10_000);
@@ -98,7 +97,9 @@ console.log(
 console.log(
   `reference uploads before the change: ${referencesBeforeChange} of ${perScene} calls (${((100 * referencesBeforeChange) / perScene).toFixed(1)}%)`,
 );
-console.log(`reference uploads after the change: ${references() - referencesBeforeChange} of ${perScene} calls`);
+console.log(
+  `reference uploads after the change: ${(await references()) - referencesBeforeChange} of ${perScene} calls`,
+);
 console.log(`API errors passed on (photos the API refuses): ${apiErrors}`);
 console.log(`qualities seen while falling back: ${[...new Set(fallbackQualities)].sort((a, b) => a - b).join(', ')}`);
 client.destroy();
