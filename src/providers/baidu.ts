@@ -3,6 +3,7 @@ import { type Answer, emptyAnswer, type Face, type Label } from '../answer.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { decodeFormBase64, encodeFormValue, parseForm, singleField, spliceForm } from './form.ts';
 import { forwardableHeaders, headerValue, pathOf } from './headers.ts';
+import { asNumber, isObject, type Json, parseJsonObject } from './json.ts';
 import {
   type BufferedRequest,
   type ErrorReply,
@@ -144,10 +145,6 @@ function formImages(body: Buffer): FoundImages | undefined {
   };
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /**
  * Only `image_type: "BASE64"` images are bytes; URL and FACE_TOKEN ones pass through. Match's array names its slots
  * `image[0]`, `image[1]`. The rebuild re-serialises with JSON.stringify: key order and every value are kept, but
@@ -193,11 +190,6 @@ function decodeImageBase64(text: string, field: string): Buffer | undefined {
   return bytes;
 }
 
-const asNumber = (value: unknown): number | undefined => {
-  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
-};
-
 /**
  * The normalised answer, read from the response shape: `result[]` of `{keyword|name, score|probability}` (image
  * recognition; some endpoints send scores as strings) as labels, best first; `result.face_list[].location` as faces
@@ -207,13 +199,8 @@ const asNumber = (value: unknown): number | undefined => {
  */
 function readAnswer(status: number, body: Buffer): Answer | undefined {
   if (status >= 400) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(json)) return undefined;
+  const json = parseJsonObject(body);
+  if (!json) return undefined;
   if (json.error_code !== undefined && asNumber(json.error_code) !== 0) return undefined;
   const answer = emptyAnswer();
   const labels: Label[] = [];

@@ -3,6 +3,7 @@ import { type Answer, emptyAnswer, type Face, type Label } from '../answer.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { decodeFormBase64, encodeFormValue, type FormField, parseForm, singleField, spliceForm } from './form.ts';
 import { forwardableHeaders, headerValue, pathOf } from './headers.ts';
+import { asNumber, isObject, type Json, parseJsonObject } from './json.ts';
 import { boundaryOf, type MultipartPart, parseMultipart, spliceParts } from './multipart.ts';
 import {
   type BufferedRequest,
@@ -228,14 +229,6 @@ const mimeOf = (head: RequestHead): string =>
 
 const badRequest = (message: string): ProxyError => new ProxyError('BAD_REQUEST', 400, message);
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-const asNumber = (value: unknown): number | undefined => {
-  const number = typeof value === 'string' ? Number(value) : value;
-  return typeof number === 'number' && Number.isFinite(number) ? number : undefined;
-};
-
 /**
  * The normalised answer, read from the response shape rather than the operation (the same shapes recur across
  * operations): `faces` (detect, search), `faces1` then `faces2` (compare: each box in its own image's pixels);
@@ -245,13 +238,8 @@ const asNumber = (value: unknown): number | undefined => {
  */
 function readAnswer(status: number, body: Buffer): Answer | undefined {
   if (status >= 400) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(json) || json.error_message !== undefined) return undefined;
+  const json = parseJsonObject(body);
+  if (!json || json.error_message !== undefined) return undefined;
   const answer = emptyAnswer();
   for (const key of ['faces', 'faces1', 'faces2']) {
     const faces = json[key];

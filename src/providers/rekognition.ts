@@ -4,6 +4,7 @@ import type { Answer, Face, Label } from '../answer.ts';
 import { verifySigV4 } from '../aws/sigv4.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { forwardableHeaders, headerValue } from './headers.ts';
+import { isObject, type Json, parseJsonObject } from './json.ts';
 import {
   type BufferedRequest,
   type ErrorReply,
@@ -75,10 +76,6 @@ function operationOf(head: RequestHead): string | undefined {
   return target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 export function createRekognitionProvider(options: RekognitionOptions): Provider {
   const regionFor = (head: RequestHead): string => options.region || scopeOf(head)?.region || 'us-east-1';
   const originFor = (head: RequestHead): string => options.endpoint.replace('{region}', regionFor(head));
@@ -136,13 +133,8 @@ export function createRekognitionProvider(options: RekognitionOptions): Provider
 
     answer(operation, status, body, imageSize): Answer | undefined {
       if (status !== 200) return undefined;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        return undefined;
-      }
-      return isObject(parsed) ? normaliseAnswer(operation, parsed, imageSize) : undefined;
+      const parsed = parseJsonObject(body);
+      return parsed ? normaliseAnswer(operation, parsed, imageSize) : undefined;
     },
 
     errorReply: (error) => awsError(error),

@@ -5,6 +5,28 @@ import { request } from 'undici';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { CLIENT_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
+/** A Rekognition call through the proxy fails with this AWS error name and HTTP status, as the SDK reports it. */
+async function expectAwsError(endpoint: string, name: string, status: number) {
+  const client = new RekognitionClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: CLIENT_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    await assert.rejects(
+      client.send(new ListCollectionsCommand({})),
+      (error: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(error.name, name);
+        assert.equal(error.$metadata?.httpStatusCode, status);
+        return true;
+      },
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 describe('pass-through and upstream failures', () => {
   let upstream: FakeUpstream;
   let proxy: TestProxy;
@@ -65,21 +87,7 @@ describe('pass-through and upstream failures', () => {
   test('an upstream that does not answer in time gives 504 in the API error shape', async () => {
     upstream.setResponder(() => new Promise((resolve) => setTimeout(() => resolve({ body: '{}' }), 1500)));
     try {
-      const client = new RekognitionClient({
-        endpoint: proxy.url,
-        region: 'us-east-1',
-        credentials: CLIENT_CREDENTIALS,
-        maxAttempts: 1,
-      });
-      await assert.rejects(
-        client.send(new ListCollectionsCommand({})),
-        (error: Error & { $metadata?: { httpStatusCode?: number } }) => {
-          assert.equal(error.name, 'RequestTimeoutException');
-          assert.equal(error.$metadata?.httpStatusCode, 504);
-          return true;
-        },
-      );
-      client.destroy();
+      await expectAwsError(proxy.url, 'RequestTimeoutException', 504);
     } finally {
       upstream.setResponder(() => ({ body: '{}' }));
     }
@@ -91,21 +99,7 @@ describe('pass-through and upstream failures', () => {
     await dead.close();
     const lonely = await startTestProxy(deadUrl);
     try {
-      const client = new RekognitionClient({
-        endpoint: lonely.url,
-        region: 'us-east-1',
-        credentials: CLIENT_CREDENTIALS,
-        maxAttempts: 1,
-      });
-      await assert.rejects(
-        client.send(new ListCollectionsCommand({})),
-        (error: Error & { $metadata?: { httpStatusCode?: number } }) => {
-          assert.equal(error.name, 'ServiceUnavailableException');
-          assert.equal(error.$metadata?.httpStatusCode, 502);
-          return true;
-        },
-      );
-      client.destroy();
+      await expectAwsError(lonely.url, 'ServiceUnavailableException', 502);
       const facepp = await request(`${lonely.url}/facepp/v3/detect`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
