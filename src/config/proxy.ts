@@ -3,8 +3,19 @@ import { bool, type ConfigOf, int, loadOptions, num, option, url } from './optio
 
 const MiB = 1024 * 1024;
 
-/** The trained policies shipped in models/ (see models/README.md); `*` catches operations without a model of their own. */
-export const DEFAULT_POLICY_MODELS = '*=models/default.onnx';
+/**
+ * The trained policies shipped in models/ (each with its model card): one per emulated API the trainer learned, and the
+ * placeholder `*` for every other image operation.
+ */
+export const DEFAULT_POLICY_MODELS = [
+  'rekognition/DetectLabels=models/rekognition-detectlabels.onnx',
+  'rekognition/DetectFaces=models/rekognition-detectfaces.onnx',
+  'baidu/image-classify/v2/advanced_general=models/baidu-advanced-general.onnx',
+  'baidu/face/v3/detect=models/baidu-face-detect.onnx',
+  'facepp/imagepp/beta/detectsceneandobject=models/facepp-detectsceneandobject.onnx',
+  'facepp/facepp/v3/detect=models/facepp-detect.onnx',
+  '*=models/default.onnx',
+].join(',');
 
 /** Every option of `adacompress serve`. The README's configuration table is generated from this (npm run config:table). */
 export const proxyOptions = {
@@ -67,7 +78,7 @@ export const proxyOptions = {
       ),
     DEFAULT_POLICY_MODELS,
     'ONNX policy per provider/operation, provider or *, as key=path pairs; relative paths are from the package root. Empty = fixed quality everywhere.',
-    'the shipped models (models/README.md)',
+    'the shipped models (README, Policies)',
   ),
   policyExploration: option(
     z.enum(['epsilon-greedy', 'softmax']),

@@ -161,7 +161,10 @@ export class PolicyRouter implements Policy {
   }
 
   async #loadNow(slot: Slot): Promise<ReloadResult> {
-    const [provider, operation] = slot.key === '*' ? [] : slot.key.split('/');
+    // Operations may contain slashes (Baidu `image-classify/v2/advanced_general`): only the first one ends the provider.
+    const slash = slot.key.indexOf('/');
+    const [provider, operation] =
+      slot.key === '*' ? [] : slash === -1 ? [slot.key] : [slot.key.slice(0, slash), slot.key.slice(slash + 1)];
     const expect: { provider?: string; operation?: string } = {};
     if (provider) expect.provider = provider;
     if (operation) expect.operation = operation;
