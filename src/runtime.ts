@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildAdmin } from './admin/admin.ts';
+import { createHistory } from './admin/history.ts';
 import { createMetrics, observeLearningLoop } from './admin/metrics.ts';
+import { registerStatusPage } from './admin/status-page.ts';
 import { configureSharp } from './codec/index.ts';
 import type { ProxyConfig } from './config/proxy.ts';
 import { createDecisionLog, type DecisionLog } from './feedback/decision-log.ts';
@@ -24,6 +26,8 @@ export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 export interface RuntimeOverrides {
   logger?: FastifyBaseLogger;
   credentials?: CredentialSource;
+  /** How often the status page's history samples the counters (default 10 s). */
+  historyIntervalMs?: number;
 }
 
 /**
@@ -128,12 +132,20 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     const results = await router.reload();
     return { results, policy: router.status() };
   });
+  const history = createHistory({
+    registry: metrics.registry,
+    controllers: () => learningLoop.controllers(),
+    sampler: () => sampler.counters(),
+    intervalMs: overrides.historyIntervalMs ?? 10_000,
+  });
   admin.get('/status.json', async () => ({
     policy: router.status(),
     controllers: learningLoop.controllers(),
     references: sampler.counters(),
     decisionLog: decisionLog?.stats(),
+    history: [...history.samples(), await history.sample()],
   }));
+  registerStatusPage(admin);
 
   return {
     config,
@@ -160,6 +172,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     async shutdown() {
       if (shuttingDown) return;
       shuttingDown = true;
+      history.stop();
       await proxy.app.close();
       await learningLoop.drain(config.shutdownGraceMs);
       await decisionLog?.close();
