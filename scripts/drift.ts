@@ -1,10 +1,10 @@
 /**
  * The drift scenario of PAPER.md's inference-estimate-retrain loop, end to end: photos stream through the real proxy to
  * the Rekognition emulator (DetectLabels), first 300 "day" photos, then 300 "night" photos (other photos, darkened and
- * desaturated: at low JPEG qualities their labels flip far more often). Prints when the controller noticed, the
+ * desaturated, with sensor noise: at the qualities the policy picks their labels flip far more often). Prints when the controller noticed, the
  * reference uploads paid before and after, and what the fallback sent.
  *
- *   node scripts/drift.ts [--per-scene 300] [--reference-probability 0.04] [--window 8] [--threshold 0.75]
+ *   node scripts/drift.ts [--per-scene 300] [--reference-probability 0.03] [--detector cusum|window]
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -20,9 +20,8 @@ import { hasSharedData, imagenetDir, readPhoto } from '../test/helpers/images.ts
 const { values } = parseArgs({
   options: {
     'per-scene': { type: 'string', default: '300' },
-    'reference-probability': { type: 'string', default: '0.04' },
-    window: { type: 'string', default: '8' },
-    threshold: { type: 'string', default: '0.75' },
+    'reference-probability': { type: 'string', default: '0.03' },
+    detector: { type: 'string', default: 'cusum' },
   },
 });
 if (!hasSharedData) {
@@ -38,22 +37,37 @@ const runtime = await createRuntime(
     port: 0,
     adminPort: 0,
     rekognitionEndpoint: emulator.url,
-    decisionLog: '',
+    decisionLog: process.env.DRIFT_LOG ?? '',
     referenceProbability: Number(values['reference-probability']),
     referenceBudgetPerMinute: 10_000,
-    controllerWindow: Number(values.window),
-    controllerThreshold: Number(values.threshold),
-    controllerRecoverThreshold: Math.max(0.85, Number(values.threshold)),
+    controllerDetector: values.detector === 'window' ? 'window' : 'cusum',
   }),
   { logger: createLogger('silent'), credentials: async () => credentials },
 );
 const { url } = await runtime.listen();
 const client = new RekognitionClient({ endpoint: url, region: 'us-east-1', credentials });
 
-// Day: the first photos in name order; night: the next ones, darkened. Different photos, so nothing is memorised.
-const files = readdirSync(imagenetDir).sort();
-const night = (photo: Buffer) =>
-  sharp(photo).linear(0.25, 0).modulate({ saturation: 0.4 }).jpeg({ quality: 95 }).toBuffer();
+// Day: the first photos of the spread order; night: the next ones, darkened. Different photos, nothing memorised.
+// Name order groups photos by class (hundreds of animals first): a stride coprime with the count spreads both scenes
+// over all classes.
+const sorted = readdirSync(imagenetDir).sort();
+const files = sorted.map((_, i) => sorted[(i * 7) % sorted.length]!);
+/** Night: darker, washed-out colours and sensor noise (deterministic), re-saved by the camera at quality 92. */
+async function night(photo: Buffer): Promise<Buffer> {
+  const { data, info } = await sharp(photo)
+    .linear(0.2, 0)
+    .modulate({ saturation: 0.5 })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  let seed = 12345;
+  for (let i = 0; i < data.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    data[i] = Math.max(0, Math.min(255, data[i]! + ((seed >> 8) % 61) - 30));
+  }
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    .jpeg({ quality: 92 })
+    .toBuffer();
+}
 const key = 'rekognition/DetectLabels';
 const references = async () =>
   (await runtime.metrics.references.get()).values

@@ -98,6 +98,11 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     ...(decisionLog ? { log: decisionLog } : {}),
     referenceKind: config.referenceKind,
     controller: {
+      detector: config.controllerDetector,
+      cusumReference: config.controllerCusumReference,
+      cusumThreshold: config.controllerCusumThreshold,
+      suspicionBoost: config.controllerSuspicionBoost,
+      referenceProbability: config.referenceProbability,
       windowSize: config.controllerWindow,
       threshold: config.controllerThreshold,
       recoverThreshold: Math.max(config.controllerRecoverThreshold, config.controllerThreshold),

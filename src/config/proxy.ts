@@ -117,13 +117,29 @@ export const proxyOptions = {
     'q75',
     'What a reference upload sends: the image at quality 75 (the paper) or the original.',
   ),
-  controllerWindow: option(int(1, 10_000), 20, 'Reference samples the controller averages agreement over.'),
-  controllerThreshold: option(
-    num(0, 1),
-    0.8,
-    'Fall back to the safe quality when the window agreement drops below this.',
+  controllerDetector: option(
+    z.enum(['cusum', 'window']),
+    'cusum',
+    'How the controller detects an agreement drop: CUSUM over reference samples, or the paper window mean.',
   ),
-  controllerRecoverThreshold: option(num(0, 1), 0.85, 'Return to the policy when probe agreement reaches this.'),
+  controllerCusumReference: option(
+    num(0, 1),
+    0.9,
+    'CUSUM: agreement above this drains the statistic, below it fills it.',
+  ),
+  controllerCusumThreshold: option(num(0.01), 2.5, 'CUSUM: fall back when the statistic passes this.'),
+  controllerSuspicionBoost: option(
+    num(0),
+    6,
+    'CUSUM: reference probability x (1 + boost x statistic/threshold) while agreement looks shaky (0 = off).',
+  ),
+  controllerWindow: option(
+    int(1, 10_000),
+    20,
+    'Reference samples averaged by the window detector and for recovery from fallback.',
+  ),
+  controllerThreshold: option(num(0, 1), 0.8, 'Window detector: fall back when the window agreement drops below this.'),
+  controllerRecoverThreshold: option(num(0, 1), 0.95, 'Return to the policy when probe agreement reaches this.'),
   safeQuality: option(int(1, 100), 75, 'JPEG quality sent while the controller falls back.'),
   boostedReferenceProbability: option(
     num(0, 1),

@@ -11,6 +11,12 @@
  *   the probed share, which is exactly the share needed to measure it. The window restarts on entering fallback; when
  *   it again holds `minSamples` probes with mean >= `recoverThreshold` (hysteresis above `threshold`), go back to
  *   'policy'. `needsRetraining` is raised on entering fallback and cleared on recovery or on a new model.
+ * Detecting the drop: with `detector: 'window'` (the paper's rule) the window mean below `threshold` trips it. The
+ *   default `detector: 'cusum'` is Page's CUSUM on agreement, S = max(0, S + cusumReference - agreement), tripping at
+ *   S > cusumThreshold: references are a few percent of calls, so a window of them fills slowly and a window mean both
+ *   reacts late and raises false alarms on two unlucky samples; CUSUM accumulates evidence sample by sample and forgets
+ *   it while agreement stays above the reference level (defaults: a couple of disagreements in quick succession trip
+ *   it; isolated ones decay away).
  * onModelLoaded(): a new model starts in 'policy' with an empty window; samples from the previous model still in
  *   flight are ignored (matched by model id).
  *
@@ -35,6 +41,20 @@ export const controllerConfigSchema = z
     safeQuality: z.number().int().min(1).max(100).default(75),
     /** Reference probability while in fallback; still capped by the sampler's per-minute budget. */
     boostedReferenceProbability: z.number().min(0).max(1).default(0.2),
+    /** How a drop is detected in 'policy': CUSUM on agreement (default) or the window mean (the paper). */
+    detector: z.enum(['cusum', 'window']).default('cusum'),
+    /** CUSUM reference level k: agreement above it drains the statistic, below it fills it. */
+    cusumReference: z.number().min(0).max(1).default(0.9),
+    /** CUSUM decision threshold h. */
+    cusumThreshold: z.number().positive().default(2.5),
+    /**
+     * The sampler's normal reference probability. When given, suspicion raises it: in 'policy' the probability asked
+     * for is base x (1 + suspicionBoost x S/h), capped at boostedReferenceProbability. Calm costs the base rate (S is
+     * 0 while agreement holds); a few disagreements buy more evidence at once (the paper's estimate rate following
+     * the accuracy trend), so a real drop is confirmed in far fewer calls.
+     */
+    referenceProbability: z.number().min(0).max(1).optional(),
+    suspicionBoost: z.number().min(0).default(6),
   })
   .refine((config) => config.recoverThreshold >= config.threshold, {
     message: 'recoverThreshold must be at least threshold',
@@ -94,6 +114,8 @@ export interface ControllerSnapshot {
   needsRetraining: boolean;
   /** Samples ignored: routed 'safe', from another model, or not a number. */
   ignoredSamples: number;
+  /** The CUSUM statistic (0 when agreement is as expected); fallback when it passes `cusumThreshold`. */
+  cusum: number;
 }
 
 interface ControllerEvents {
@@ -115,6 +137,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
   #transitions = 0;
   #needsRetraining = false;
   #ignored = 0;
+  #cusum = 0;
 
   constructor(config: ControllerConfig & { modelId: string }, dependencies: { now?: () => number } = {}) {
     super();
@@ -136,7 +159,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
   /** What to ask the reference sampler for on this decision: the boosted probability while in fallback. */
   referenceRequest(): AcquireOptions {
-    return this.#state === 'fallback' ? { probability: this.config.boostedReferenceProbability } : {};
+    const { boostedReferenceProbability: boosted, referenceProbability: base } = this.config;
+    if (this.#state === 'fallback') return { probability: boosted };
+    if (base === undefined || this.config.detector !== 'cusum' || this.#cusum === 0) return {};
+    const suspicion = this.#cusum / this.config.cusumThreshold;
+    return { probability: Math.min(Math.max(boosted, base), base * (1 + this.config.suspicionBoost * suspicion)) };
   }
 
   /** Route one decision, given whether the sampler granted it a reference. */
@@ -160,13 +187,22 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.#sum += value;
     this.#next = (this.#next + 1) % this.#window.length;
 
-    if (this.#count < this.config.minSamples) return;
-    const mean = this.#mean()!;
-    if (this.#state === 'policy' && mean < this.config.threshold) {
+    if (this.#state === 'policy') this.#cusum = Math.max(0, this.#cusum + this.config.cusumReference - value);
+    const tripped =
+      this.config.detector === 'cusum'
+        ? this.#cusum > this.config.cusumThreshold
+        : this.#count >= this.config.minSamples && this.#mean()! < this.config.threshold;
+    if (this.#state === 'policy' && tripped) {
+      const mean = this.#mean()!;
       this.#needsRetraining = true;
       this.#transition('fallback', 'agreement-dropped', mean);
       this.emit('retraining-needed', this.snapshot());
-    } else if (this.#state === 'fallback' && mean >= this.config.recoverThreshold) {
+    } else if (
+      this.#state === 'fallback' &&
+      this.#count >= this.config.minSamples &&
+      this.#mean()! >= this.config.recoverThreshold
+    ) {
+      const mean = this.#mean()!;
       this.#needsRetraining = false;
       this.#transition('policy', 'agreement-recovered', mean);
     }
@@ -193,6 +229,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       transitions: this.#transitions,
       needsRetraining: this.#needsRetraining,
       ignoredSamples: this.#ignored,
+      cusum: this.#cusum,
     };
   }
 
@@ -201,6 +238,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
   }
 
   #clearWindow(): void {
+    this.#cusum = 0;
     this.#count = 0;
     this.#next = 0;
     this.#sum = 0;

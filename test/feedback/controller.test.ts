@@ -3,7 +3,15 @@ import { describe, test } from 'node:test';
 import { type ControllerTransition, createController } from '../../src/feedback/controller.ts';
 import { createReferenceSampler } from '../../src/feedback/reference-sampler.ts';
 
-const config = { windowSize: 10, threshold: 0.8, recoverThreshold: 0.9, safeQuality: 80, modelId: 'm1' };
+// The paper's window rule; CUSUM, the default detector, has its own tests below.
+const config = {
+  windowSize: 10,
+  threshold: 0.8,
+  recoverThreshold: 0.9,
+  safeQuality: 80,
+  modelId: 'm1',
+  detector: 'window' as const,
+};
 
 function watch(controller: ReturnType<typeof createController>) {
   const transitions: ControllerTransition[] = [];
@@ -118,5 +126,65 @@ describe('controller', () => {
     }
     assert.equal(modes.filter((mode) => mode === 'probe').length, 5);
     assert.equal(modes.filter((mode) => mode === 'safe').length, 15);
+  });
+});
+
+describe('CUSUM detector (default)', () => {
+  const cusum = { windowSize: 10, recoverThreshold: 0.9, modelId: 'm1', cusumReference: 0.9, cusumThreshold: 2.5 };
+  const feed = (controller: ReturnType<typeof createController>, values: number[]) => {
+    for (const agreement of values) controller.record({ agreement, mode: 'policy', modelId: 'm1' });
+  };
+
+  test("isolated disagreements at a healthy policy's rate never trip it", () => {
+    const controller = createController(cusum);
+    // One disagreement in 25 (agreement 0.96) for 2000 samples.
+    feed(
+      controller,
+      Array.from({ length: 2000 }, (_, i) => (i % 25 === 7 ? 0 : 1)),
+    );
+    assert.equal(controller.state, 'policy');
+    assert.ok(controller.snapshot().cusum < 1);
+  });
+
+  test('a drop to a third of disagreements trips it within a few disagreements', () => {
+    const controller = createController(cusum);
+    feed(controller, Array(50).fill(1));
+    let samples = 0;
+    while (controller.state === 'policy' && samples < 100) {
+      feed(controller, [samples % 3 === 1 ? 0 : 1]);
+      samples++;
+    }
+    assert.equal(controller.state, 'fallback');
+    assert.ok(samples <= 12, `tripped after ${samples} samples`);
+    assert.equal(controller.needsRetraining, true);
+  });
+
+  test('the statistic restarts on every transition, so one episode raises one alarm', () => {
+    const controller = createController(cusum);
+    const transitions = watch(controller);
+    feed(controller, [0, 0, 0]);
+    assert.equal(controller.state, 'fallback');
+    assert.equal(controller.snapshot().cusum, 0);
+    feed(controller, Array(10).fill(1)); // probes agree again
+    assert.equal(controller.state, 'policy');
+    assert.deepEqual(
+      transitions.map((t) => t.reason),
+      ['agreement-dropped', 'agreement-recovered'],
+    );
+  });
+
+  test('suspicion buys evidence: after a disagreement the reference probability rises, and calm returns it to base', () => {
+    const controller = createController({
+      ...cusum,
+      referenceProbability: 0.04,
+      suspicionBoost: 8,
+      boostedReferenceProbability: 0.5,
+    });
+    assert.deepEqual(controller.referenceRequest(), {}, 'calm: the sampler base rate');
+    feed(controller, [0]);
+    const raised = controller.referenceRequest().probability!;
+    assert.ok(raised > 0.1 && raised <= 0.5, `raised to ${raised}`);
+    feed(controller, Array(20).fill(1));
+    assert.deepEqual(controller.referenceRequest(), {});
   });
 });
