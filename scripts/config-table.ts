@@ -1,5 +1,21 @@
-/** Prints the configuration table of `adacompress serve` for the README, from the one option table the CLI uses. */
+/**
+ * The configuration table of `adacompress serve`, from the one option table the CLI uses.
+ *   node scripts/config-table.ts           prints it
+ *   node scripts/config-table.ts --write   replaces it in README.md between the config-table markers
+ */
+import { readFile, writeFile } from 'node:fs/promises';
 import { markdownTable } from '../src/config/options.ts';
 import { proxyOptions } from '../src/config/proxy.ts';
 
-console.log(markdownTable(proxyOptions));
+const table = markdownTable(proxyOptions);
+if (process.argv.includes('--write')) {
+  const readme = new URL('../README.md', import.meta.url);
+  const text = await readFile(readme, 'utf8');
+  const updated = text.replace(
+    /<!-- config-table:start -->[\s\S]*<!-- config-table:end -->/,
+    `<!-- config-table:start -->\n${table}\n<!-- config-table:end -->`,
+  );
+  await writeFile(readme, updated);
+} else {
+  console.log(table);
+}

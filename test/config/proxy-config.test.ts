@@ -32,11 +32,8 @@ test('a bad value is refused with the name of the flag or variable that carried 
   assert.throws(() => loadProxyConfig(['--port', '9090', '--admin-port', '9090'], {}), /--admin-port/);
 });
 
-test('the README documents every option of the table', async () => {
+test('the README carries the configuration table exactly as the option table generates it', async () => {
   const { readFile } = await import('node:fs/promises');
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-  for (const line of markdownTable(proxyOptions).split('\n').slice(2)) {
-    const flag = /`(--[a-z-]+)`/.exec(line)![1]!;
-    assert.ok(readme.includes(`\`${flag}\``), `README lacks ${flag}`);
-  }
+  assert.ok(readme.includes(markdownTable(proxyOptions)), 'README is stale: run node scripts/config-table.ts --write');
 });
