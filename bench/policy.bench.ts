@@ -1,5 +1,5 @@
 /**
- * Policy cost per image beside the encode it decides: features (shrink-on-load thumbnail + arithmetic) and ONNX
+ * Policy cost per image beside the encode it decides: features (version 2: header arithmetic, no decode) and ONNX
  * inference of models/default.onnx, vs sharp's q75 re-encode of the same image. Validation split of imagenet-sample
  * (sorted names, index % 5 == 4: 200 photos). Sequential, one at a time.
  * Usage: node bench/policy.bench.ts [imagesDir] [repeats=5]
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { configureSharp } from '../src/codec/config.ts';
 import { encodeJpeg } from '../src/codec/encode.ts';
 import { inspectImage } from '../src/codec/inspect.ts';
-import { extractFeatures, featureHeaderOf, featuresFromThumbnail, thumbnailOf } from '../src/policy/features.ts';
+import { extractFeatures } from '../src/policy/features.ts';
 import { OnnxPolicy } from '../src/policy/onnx-policy.ts';
 
 const dir = process.argv[2] ?? fileURLToPath(new URL('../../shared/data/images/imagenet-sample/', import.meta.url));
@@ -30,8 +30,7 @@ const policy = await OnnxPolicy.load(fileURLToPath(new URL('../models/default.on
 
 const timings: Record<string, number[]> = {
   inspect: [],
-  thumbnail: [],
-  'features (math)': [],
+  features: [],
   inference: [],
   'features+inference': [],
   'encode q75': [],
@@ -46,8 +45,7 @@ const time = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
 for (let r = 0; r < repeats; r++) {
   for (const image of images) {
     await time('inspect', () => inspectImage(image.bytes, limits));
-    const thumb = await time('thumbnail', () => thumbnailOf(image));
-    const features = await time('features (math)', () => featuresFromThumbnail(featureHeaderOf(image), thumb));
+    const features = await time('features', () => extractFeatures(image));
     await time('inference', () => policy.decideFromFeatures(features));
     await time('features+inference', async () => policy.decideFromFeatures(await extractFeatures(image)));
     await time('encode q75', () => encodeJpeg(image, { quality: 75 }, limits));

@@ -1,7 +1,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { CodecError, codecErrorFromSharp } from './errors.ts';
-import { estimateJpegQuality } from './jpeg-quality.ts';
-import type { CodecLimits, InspectedImage } from './types.ts';
+import { parseQuantTables, qualityFromTables } from './jpeg-quality.ts';
+import type { CodecLimits, InspectedImage, JpegHeaderFacts } from './types.ts';
 
 const knownFormats = new Set<InspectedImage['format']>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'bmp']);
 
@@ -41,11 +41,53 @@ export async function inspectImage(bytes: Buffer, limits: CodecLimits): Promise<
     hasAlpha: meta.hasAlpha ?? false,
     space: meta.space ?? 'unknown',
   };
+  if (meta.channels !== undefined) image.channels = meta.channels;
   if (format === 'jpeg') {
-    const estimate = estimateJpegQuality(bytes);
-    if (estimate) image.sourceQuality = estimate.quality;
+    const tables = parseQuantTables(bytes);
+    const luma = tables.get(0);
+    if (luma) {
+      const chroma = tables.get(1);
+      image.sourceQuality = qualityFromTables(luma, chroma).quality;
+      const facts: JpegHeaderFacts = {
+        scanOffset: jpegScanOffset(bytes),
+        lumaQuantMean: mean(luma),
+        progressive: meta.isProgressive ?? false,
+      };
+      if (chroma) facts.chromaQuantMean = mean(chroma);
+      if (meta.chromaSubsampling) facts.chromaSubsampling = meta.chromaSubsampling;
+      image.jpeg = facts;
+    }
   }
   return image;
+}
+
+function mean(values: readonly number[]): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / Math.max(1, values.length);
+}
+
+/**
+ * Offset of the first SOS marker, found by walking the marker segments (a raw search for FF DA could hit the embedded
+ * EXIF thumbnail's scan). A header that cannot be walked gives the raw search's answer (or 0).
+ */
+function jpegScanOffset(bytes: Buffer): number {
+  let pos = 2;
+  while (pos + 4 <= bytes.length) {
+    if (bytes[pos] !== 0xff) break;
+    const marker = bytes[pos + 1]!;
+    if (marker === 0xff) {
+      pos += 1;
+      continue;
+    }
+    if (marker === 0xda) return pos;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2;
+      continue;
+    }
+    pos += 2 + ((bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+  }
+  return Math.max(0, bytes.indexOf(SOS));
 }
 
 /**

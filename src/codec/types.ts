@@ -12,6 +12,23 @@ export interface InspectedImage {
   space: string;
   /** Estimated JPEG quality of the source (from its quantisation tables), when it is a JPEG. */
   sourceQuality?: number;
+  /** Colour channels plus alpha, as sharp reports them (1 = greyscale). Absent when unknown. */
+  channels?: number;
+  /** JPEG header facts (present for JPEGs whose header parsed): read without decoding any pixel. */
+  jpeg?: JpegHeaderFacts;
+}
+
+/** What a JPEG's marker segments say, for the policy's header-only features. */
+export interface JpegHeaderFacts {
+  /** Byte offset of the first SOS marker: everything before it is header (tables, EXIF, ICC, ...). */
+  scanOffset: number;
+  /** Mean entry of the luminance quantisation table (table 0), 1..255 (65535 for 16-bit tables). */
+  lumaQuantMean: number;
+  /** Mean entry of the chrominance table (table 1), absent for greyscale / single-table files. */
+  chromaQuantMean?: number;
+  progressive: boolean;
+  /** sharp's notation, e.g. '4:2:0', '4:4:4' (absent when sharp does not say, e.g. greyscale may say '4:4:4'). */
+  chromaSubsampling?: string;
 }
 
 /** What the policy may ask the encoder for. More knobs (chroma, scale) can be added; quality is always there. */

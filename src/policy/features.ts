@@ -1,65 +1,71 @@
-import sharp from 'sharp';
 import type { InspectedImage } from '../codec/types.ts';
 
 /**
- * Policy features, version 1: a pure function of the image header and a 16x16 RGB thumbnail.
+ * Policy features, version 2: header only. A pure function of facts the codec's `inspectImage` already read (sharp
+ * metadata + our JPEG marker walk); no pixel is decoded, so the cost is a few microseconds of arithmetic.
  *
  * The proxy and the offline trainer both compute features with THIS module, so a model trained on them sees exactly
  * what it will see in production. Any change to what a feature means or how it is computed MUST bump FEATURE_VERSION;
  * models declare the version (and names) they were trained on and the runtime refuses a mismatch.
  *
- * Cost: the header part is free (bytes and InspectedImage fields). The thumbnail comes from sharp's shrink-on-load
- * (JPEG DCT scaling to 1/8, then nearest-neighbour to 16x16, stored orientation: features are orientation-agnostic by
- * construction, sorted cell statistics rather than positions). That decode is the whole cost (~1-2 ms for 500x375).
+ * Why no thumbnail any more: version 1 added 27 statistics of a 16x16 shrink-on-load thumbnail. That decode cost
+ * ~2 ms median per photo (libjpeg Huffman-decodes the whole file even at 1/8 scale) and trained policies did no better
+ * than with the 5 header scalars alone (docs/TRAINING.md), so it did not earn its cost.
  *
- * Features (all roughly in [-3, 3], no normalisation layer needed):
- *  - log_bits_per_pixel   ln(8 * bytes / pixels). With source_quality, the strongest detail signal: at a given
- *                         quality, busy images cost more bits.
- *  - source_quality       estimated JPEG quality / 100 (from the DQT tables); 1 for lossless sources (PNG, ...).
- *  - source_is_jpeg       1 for JPEG sources, else 0.
- *  - log_megapixels       ln(pixels / 1e6): small images lose more per quantisation step relative to object size.
- *  - log_aspect           ln(long side / short side).
- *  - luma_mean, luma_std  thumbnail luma (BT.601) mean and standard deviation, / 255.
- *  - grad_h, grad_v       mean absolute horizontal / vertical luma difference between neighbours, / 255.
- *  - laplacian            mean absolute 4-neighbour Laplacian of luma over the interior, / 255 (coarse texture).
- *  - cb_mean, cr_mean     mean chroma offsets (Cb - 128, Cr - 128) / 255.
- *  - chroma_std           sqrt(var Cb + var Cr) / 255.
- *  - colourfulness        Hasler & Suesstrunk's metric on the thumbnail / 255 (4:2:0 chroma loss matters more here).
- *  - dark_fraction, bright_fraction   share of thumbnail pixels with luma < 32 / > 224 (clipped areas hide artefacts).
- *  - cell_detail_00..15   the 4x4 grid of 4x4-pixel cells, each cell's mean absolute luma gradient / 255, SORTED
- *                         ascending: how detail is spread (a flat sky with one busy object vs texture everywhere).
+ * Features (all roughly in [-3, 3]; the trainer standardises anyway):
+ *  - log_bits_per_pixel        ln(8 * file bytes / pixels): at a given quality, busy images cost more bits.
+ *  - source_quality            estimated JPEG quality / 100 (libjpeg quality nearest to both DQT tables); 1 for
+ *                              lossless sources (PNG, ...).
+ *  - source_is_jpeg            1 for JPEG sources, else 0.
+ *  - log_megapixels            ln(pixels / 1e6): small images lose more per quantisation step relative to object size.
+ *  - log_aspect                ln(long side / short side).
+ *  - log_scan_bits_per_pixel   ln(8 * entropy-coded bytes / pixels), entropy-coded = from the first SOS to the end:
+ *                              the detail signal without EXIF/ICC/thumbnail bytes. Non-JPEG: the whole file.
+ *  - log_header_kbytes         ln(1 + bytes before the first SOS / 1024): camera files carry EXIF + thumbnails, web
+ *                              files little. 0 for non-JPEG.
+ *  - luma_quant                ln(mean luminance quantisation step) / 4: how coarse the source already is, encoder
+ *                              agnostic (camera tables are not libjpeg's). 0 for non-JPEG (lossless: step 1).
+ *  - chroma_quant              same for the chrominance table (= luma_quant for greyscale / single-table files).
+ *  - chroma_subsampled         1 when the source's chroma is subsampled (4:2:0, 4:2:2, ...), else 0.
+ *  - progressive               1 for progressive JPEGs (web-optimised files), else 0.
+ *  - greyscale                 1 when the source has one colour channel.
  */
-export const FEATURE_VERSION = 1;
-export const THUMBNAIL_SIZE = 16;
+export const FEATURE_VERSION = 2;
 
-const CELLS = 4;
 export const featureNames: readonly string[] = Object.freeze([
   'log_bits_per_pixel',
   'source_quality',
   'source_is_jpeg',
   'log_megapixels',
   'log_aspect',
-  'luma_mean',
-  'luma_std',
-  'grad_h',
-  'grad_v',
-  'laplacian',
-  'cb_mean',
-  'cr_mean',
-  'chroma_std',
-  'colourfulness',
-  'dark_fraction',
-  'bright_fraction',
-  ...Array.from({ length: CELLS * CELLS }, (_, i) => `cell_detail_${String(i).padStart(2, '0')}`),
+  'log_scan_bits_per_pixel',
+  'log_header_kbytes',
+  'luma_quant',
+  'chroma_quant',
+  'chroma_subsampled',
+  'progressive',
+  'greyscale',
 ]);
 
-/** The header facts features use: what a decision log line stores, so the trainer can recompute without the image. */
+/**
+ * The header facts features use: what a collect record or decision log line stores, so the trainer can recompute
+ * features without the image. Fields after `sourceQuality` are version 2 additions (absent in older records).
+ */
 export interface FeatureHeader {
   bytes: number;
   width: number;
   height: number;
   format: InspectedImage['format'];
   sourceQuality?: number;
+  /** Bytes before the first SOS (JPEG). */
+  headerBytes?: number;
+  lumaQuantMean?: number;
+  chromaQuantMean?: number;
+  chromaSubsampling?: string;
+  progressive?: boolean;
+  /** Colour channels plus alpha as sharp reports them. */
+  channels?: number;
+  hasAlpha?: boolean;
 }
 
 export function featureHeaderOf(image: InspectedImage): FeatureHeader {
@@ -70,124 +76,56 @@ export function featureHeaderOf(image: InspectedImage): FeatureHeader {
     format: image.format,
   };
   if (image.sourceQuality !== undefined) header.sourceQuality = image.sourceQuality;
+  const jpeg = image.jpeg;
+  if (jpeg) {
+    header.headerBytes = jpeg.scanOffset;
+    header.lumaQuantMean = jpeg.lumaQuantMean;
+    if (jpeg.chromaQuantMean !== undefined) header.chromaQuantMean = jpeg.chromaQuantMean;
+    if (jpeg.chromaSubsampling !== undefined) header.chromaSubsampling = jpeg.chromaSubsampling;
+    header.progressive = jpeg.progressive;
+  }
+  if (image.channels !== undefined) header.channels = image.channels;
+  if (image.hasAlpha) header.hasAlpha = true;
   return header;
 }
 
-/** The 16x16 RGB thumbnail (768 bytes, row-major, stored orientation) features are computed from. */
-export async function thumbnailOf(image: InspectedImage): Promise<Uint8Array> {
-  const { data, info } = await sharp(image.bytes, { failOn: 'none', limitInputPixels: image.width * image.height })
-    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'fill', fastShrinkOnLoad: true, kernel: 'nearest' })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3 || data.length !== THUMBNAIL_SIZE * THUMBNAIL_SIZE * 3) {
-    throw new Error(
-      `thumbnail: expected ${THUMBNAIL_SIZE}x${THUMBNAIL_SIZE}x3, got ${info.width}x${info.height}x${info.channels}`,
-    );
-  }
-  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+/** Features of an inspected image: header arithmetic only, no decode, no I/O. */
+export function featuresOf(image: InspectedImage): Float32Array {
+  return featuresFromHeader(featureHeaderOf(image));
 }
 
-/** Features of an image: one thumbnail decode plus arithmetic. Throws if the image cannot be decoded at all. */
+/**
+ * Same as `featuresOf`, as a promise: the policy contract's entry point (version 1 decoded a thumbnail here).
+ * Kept async so callers need not change; it does no I/O.
+ */
 export async function extractFeatures(image: InspectedImage): Promise<Float32Array> {
-  return featuresFromThumbnail(featureHeaderOf(image), await thumbnailOf(image));
+  return featuresOf(image);
 }
 
-/** Pure and deterministic: the trainer recomputes features from a stored header and thumbnail with this. */
-export function featuresFromThumbnail(header: FeatureHeader, thumbnail: Uint8Array): Float32Array {
-  const n = THUMBNAIL_SIZE;
-  if (thumbnail.length !== n * n * 3) throw new Error(`featuresFromThumbnail: need ${n * n * 3} bytes of RGB`);
+/** Pure and deterministic: the trainer recomputes features from a stored header with this. */
+export function featuresFromHeader(header: FeatureHeader): Float32Array {
   const out = new Float32Array(featureNames.length);
   const pixels = Math.max(1, header.width * header.height);
   const isJpeg = header.format === 'jpeg';
-  out[0] = Math.log((8 * Math.max(1, header.bytes)) / pixels);
+  const bytes = Math.max(1, header.bytes);
+  out[0] = Math.log((8 * bytes) / pixels);
   out[1] = isJpeg ? (header.sourceQuality ?? 75) / 100 : 1;
   out[2] = isJpeg ? 1 : 0;
   out[3] = Math.log(pixels / 1e6);
   out[4] = Math.log(Math.max(header.width, header.height) / Math.max(1, Math.min(header.width, header.height)));
-
-  const luma = new Float64Array(n * n);
-  let sumY = 0;
-  let sumY2 = 0;
-  let sumCb = 0;
-  let sumCb2 = 0;
-  let sumCr = 0;
-  let sumCr2 = 0;
-  let sumRg = 0;
-  let sumRg2 = 0;
-  let sumYb = 0;
-  let sumYb2 = 0;
-  let dark = 0;
-  let bright = 0;
-  for (let i = 0; i < n * n; i++) {
-    const r = thumbnail[3 * i]!;
-    const g = thumbnail[3 * i + 1]!;
-    const b = thumbnail[3 * i + 2]!;
-    const y = 0.299 * r + 0.587 * g + 0.114 * b;
-    const cb = -0.168736 * r - 0.331264 * g + 0.5 * b;
-    const cr = 0.5 * r - 0.418688 * g - 0.081312 * b;
-    const rg = r - g;
-    const yb = 0.5 * (r + g) - b;
-    luma[i] = y;
-    sumY += y;
-    sumY2 += y * y;
-    sumCb += cb;
-    sumCb2 += cb * cb;
-    sumCr += cr;
-    sumCr2 += cr * cr;
-    sumRg += rg;
-    sumRg2 += rg * rg;
-    sumYb += yb;
-    sumYb2 += yb * yb;
-    if (y < 32) dark++;
-    if (y > 224) bright++;
-  }
-  const count = n * n;
-  const variance = (sum: number, sum2: number): number => Math.max(0, sum2 / count - (sum / count) ** 2);
-  out[5] = sumY / count / 255;
-  out[6] = Math.sqrt(variance(sumY, sumY2)) / 255;
-
-  let gradH = 0;
-  let gradV = 0;
-  let laplacian = 0;
-  const cellDetail = new Float64Array(CELLS * CELLS);
-  const cellSize = n / CELLS;
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const v = luma[y * n + x]!;
-      let local = 0;
-      if (x + 1 < n) {
-        const d = Math.abs(luma[y * n + x + 1]! - v);
-        gradH += d;
-        local += d;
-      }
-      if (y + 1 < n) {
-        const d = Math.abs(luma[(y + 1) * n + x]! - v);
-        gradV += d;
-        local += d;
-      }
-      if (x > 0 && y > 0 && x + 1 < n && y + 1 < n) {
-        laplacian += Math.abs(
-          4 * v - luma[y * n + x - 1]! - luma[y * n + x + 1]! - luma[(y - 1) * n + x]! - luma[(y + 1) * n + x]!,
-        );
-      }
-      cellDetail[Math.floor(y / cellSize) * CELLS + Math.floor(x / cellSize)]! += local;
-    }
-  }
-  out[7] = gradH / (n * (n - 1)) / 255;
-  out[8] = gradV / (n * (n - 1)) / 255;
-  out[9] = laplacian / ((n - 2) * (n - 2)) / 255;
-  out[10] = sumCb / count / 255;
-  out[11] = sumCr / count / 255;
-  out[12] = Math.sqrt(variance(sumCb, sumCb2) + variance(sumCr, sumCr2)) / 255;
-  const meanRg = sumRg / count;
-  const meanYb = sumYb / count;
-  out[13] =
-    (Math.sqrt(variance(sumRg, sumRg2) + variance(sumYb, sumYb2)) + 0.3 * Math.sqrt(meanRg ** 2 + meanYb ** 2)) / 255;
-  out[14] = dark / count;
-  out[15] = bright / count;
-  const sorted = Array.from(cellDetail, (v) => v / (2 * cellSize * cellSize) / 255).sort((a, b) => a - b);
-  for (let i = 0; i < sorted.length; i++) out[16 + i] = sorted[i]!;
+  const headerBytes = isJpeg ? Math.min(Math.max(0, header.headerBytes ?? 0), bytes - 1) : 0;
+  out[5] = Math.log((8 * (bytes - headerBytes)) / pixels);
+  out[6] = Math.log(1 + headerBytes / 1024);
+  const luma = isJpeg ? Math.log(Math.max(1, header.lumaQuantMean ?? 1)) / 4 : 0;
+  out[7] = luma;
+  out[8] = isJpeg && header.chromaQuantMean !== undefined ? Math.log(Math.max(1, header.chromaQuantMean)) / 4 : luma;
+  const colourChannels = (header.channels ?? 3) - (header.hasAlpha ? 1 : 0);
+  const greyscale = colourChannels === 1;
+  out[9] =
+    isJpeg && !greyscale && header.chromaSubsampling !== undefined && !header.chromaSubsampling.startsWith('4:4:4')
+      ? 1
+      : 0;
+  out[10] = isJpeg && header.progressive ? 1 : 0;
+  out[11] = greyscale ? 1 : 0;
   return out;
 }

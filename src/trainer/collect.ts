@@ -13,7 +13,7 @@ import { encodeJpeg } from '../codec/encode.ts';
 import { inspectImage } from '../codec/inspect.ts';
 import { helpText, int, loadOptions, num, option } from '../config/options.ts';
 import { defaultActions } from '../policy/actions.ts';
-import { extractFeatures, FEATURE_VERSION } from '../policy/features.ts';
+import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
 import {
   type ApiClient,
   type CollectKey,
@@ -160,7 +160,7 @@ export async function collect(
   const one = async (item: { name: string; split: Split }) => {
     const bytes = await readFile(join(config.images, item.name));
     const image = await inspectImage(bytes, limits);
-    const features = await extractFeatures(image);
+    const features = featuresOf(image);
     const encoded = await Promise.all(defaultActions.map((a) => encodeJpeg(image, a, limits)));
     const size = { width: image.width, height: image.height };
     for (const key of keys) {
@@ -188,6 +188,7 @@ export async function collect(
           format: image.format,
           ...(image.sourceQuality === undefined ? {} : { sourceQuality: image.sourceQuality }),
         },
+        header: featureHeaderOf(image),
         features: { version: FEATURE_VERSION, values: Array.from(features) },
         outcomes,
       };

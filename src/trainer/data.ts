@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Answer } from '../answer.ts';
+import type { FeatureHeader } from '../policy/features.ts';
 
 export const COLLECT_SCHEMA_VERSION = 1;
 
@@ -30,6 +31,8 @@ export interface CollectedRecord {
   image: string;
   split: Split;
   original: { bytes: number; width: number; height: number; format: string; sourceQuality?: number };
+  /** Every header fact features are computed from (since features v2): features of a later version need no image. */
+  header?: FeatureHeader;
   /** Features the policy sees for the original, with the version of the code that computed them. */
   features: { version: number; values: number[] };
   outcomes: ActionOutcome[];

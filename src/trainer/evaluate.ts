@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { helpText, int, loadOptions, option } from '../config/options.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
 import { readOnnxMetadata } from '../policy/onnx-writer.ts';
-import { defaultCollectDir, readRecords, recordFileName } from './data.ts';
+import { defaultCollectDir, recordFileName } from './data.ts';
 import {
   buildDataset,
   type ImageRow,
@@ -23,6 +23,7 @@ import {
 import { evaluateOnLogs, readLoggedSamples } from './logs.ts';
 import type { OpeResult } from './ope.ts';
 import { choicesOfModel } from './policy-model.ts';
+import { readRecordsWithCurrentFeatures } from './refeature.ts';
 
 export const ENV_PREFIX = 'ADACOMPRESS_EVALUATE_';
 
@@ -180,7 +181,7 @@ export async function evaluateModel(
 ): Promise<Evaluation> {
   const bytes = new Uint8Array(await readFile(modelPath));
   const modelId = readOnnxMetadata(bytes).model_id ?? modelPath;
-  const dataset = buildDataset(key, await readRecords(join(dataDir, recordFileName(key))));
+  const dataset = buildDataset(key, await readRecordsWithCurrentFeatures(join(dataDir, recordFileName(key))));
   const rows = dataset.rows.filter((r) => split === 'all' || r.split === split);
   if (rows.length === 0) throw new Error(`no ${split} images collected for ${key} in ${dataDir}`);
   const choices = await choicesOfModel(bytes, rows);

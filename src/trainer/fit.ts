@@ -4,6 +4,7 @@
  * acc_hat - w * ratio_hat: linear in the outputs, so w is tuned on out-of-fold predictions without refitting, and the
  * exported network folds it into its last layer (10 outputs = expected reward per action, argmax = the choice).
  */
+import { featureNames } from '../policy/features.ts';
 import type { DenseLayer } from '../policy/onnx-writer.ts';
 import type { ImageRow } from './dataset.ts';
 import { Mlp, type Sample, type TrainOptions } from './mlp.ts';
@@ -17,6 +18,11 @@ export interface FitOptions extends TrainOptions {
   accuracyTarget: number;
   /** Size weights tried; the largest meeting the target wins. */
   sizeWeights: number[];
+  /**
+   * Highest quality the policy may choose. Above the reference quality (75) an action can only cost more bytes for no
+   * more agreement (the reference agrees with itself), so by default those actions are masked out.
+   */
+  maxQuality: number;
 }
 
 export const defaultSizeWeights: number[] = Array.from(
@@ -33,11 +39,17 @@ export const defaultFitOptions: FitOptions = {
   weightDecay: 1e-3,
   seed: 1,
   hidden: [16],
-  inputs: Array.from({ length: 32 }, (_, i) => i),
+  inputs: Array.from({ length: featureNames.length }, (_, i) => i),
   folds: 5,
   accuracyTarget: 0.96,
   sizeWeights: defaultSizeWeights,
+  maxQuality: 75,
 };
+
+/** Per action: may the policy choose it (quality <= maxQuality)? */
+export function allowedActions(qualities: readonly number[], maxQuality: number): boolean[] {
+  return qualities.map((q) => q <= maxQuality);
+}
 
 function samplesOf(rows: readonly ImageRow[], inputs: readonly number[]): Sample[] {
   return rows.map((row) => ({
@@ -67,10 +79,15 @@ export function predictHeads(
   return { accuracy: out.slice(0, n), ratio: out.slice(n) };
 }
 
-export function greedy(heads: { accuracy: number[]; ratio: number[] }, sizeWeight: number): number {
+export function greedy(
+  heads: { accuracy: number[]; ratio: number[] },
+  sizeWeight: number,
+  allowed?: readonly boolean[],
+): number {
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;
   heads.accuracy.forEach((a, k) => {
+    if (allowed && !allowed[k]) return;
     const score = a - sizeWeight * heads.ratio[k]!;
     if (score > bestScore) {
       bestScore = score;
@@ -101,11 +118,12 @@ export function crossValidate(rows: readonly ImageRow[], options: FitOptions): C
       if (i % options.folds === fold) heads[i] = predictHeads(net, row, options.inputs);
     });
   }
+  const allowed = allowedActions(rows[0]?.qualities ?? [], options.maxQuality);
   const trials = options.sizeWeights.map((sizeWeight) => {
     let accuracy = 0;
     let sizeRatio = 0;
     rows.forEach((row, i) => {
-      const k = greedy(heads[i]!, sizeWeight);
+      const k = greedy(heads[i]!, sizeWeight, allowed);
       accuracy += row.accuracy[k]!;
       sizeRatio += row.ratio[k]!;
     });
@@ -123,7 +141,16 @@ export function crossValidate(rows: readonly ImageRow[], options: FitOptions): C
  * The exported network: hidden layers as trained (standardisation folded into the first), inputs the network does not
  * use get zero columns, and the last layer becomes acc_hat - w * ratio_hat per action.
  */
-export function exportPolicyLayers(net: Mlp, inputs: readonly number[], featureCount: number, sizeWeight: number) {
+/** Score of a masked action in exported models: expected rewards are within a few units of 0. */
+export const MASKED_SCORE = -1000;
+
+export function exportPolicyLayers(
+  net: Mlp,
+  inputs: readonly number[],
+  featureCount: number,
+  sizeWeight: number,
+  allowed?: readonly boolean[],
+) {
   const { layers, activations } = net.exportLayers();
   const first = layers[0]!;
   const widened = new Float32Array(first.rows * featureCount);
@@ -143,6 +170,11 @@ export function exportPolicyLayers(net: Mlp, inputs: readonly number[], featureC
         last.weights[k * last.cols + c]! - sizeWeight * last.weights[(k + actions) * last.cols + c]!;
     }
     bias[k] = last.bias[k]! - sizeWeight * last.bias[k + actions]!;
+    if (allowed && !allowed[k]) {
+      // Masked action: a constant score far below any reachable expected reward (never the argmax).
+      weights.fill(0, k * last.cols, (k + 1) * last.cols);
+      bias[k] = MASKED_SCORE;
+    }
   }
   const folded: DenseLayer = { weights, bias, rows: actions, cols: last.cols };
   layers[layers.length - 1] = folded;

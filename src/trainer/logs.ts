@@ -10,7 +10,7 @@ import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
 import { taskKindOf } from './dataset.ts';
-import { defaultFitOptions, exportPolicyLayers } from './fit.ts';
+import { allowedActions, defaultFitOptions, exportPolicyLayers } from './fit.ts';
 import { Mlp, type Sample } from './mlp.ts';
 import { greedyDistribution, type LoggedSample, offPolicyEstimates } from './ope.ts';
 import { encodePolicy } from './policy-model.ts';
@@ -67,7 +67,11 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   net.fitStandardisation(training.map((s) => s.x));
   net.train(training, { ...defaultFitOptions, epochs: config.epochs, seed: config.seed });
   const sizeWeight = config.sizeWeight > 0 ? config.sizeWeight : 1;
-  const { layers, activations } = exportPolicyLayers(net, inputs, featureNames.length, sizeWeight);
+  const allowed = allowedActions(
+    defaultActions.map((a) => a.quality),
+    config.maxQuality,
+  );
+  const { layers, activations } = exportPolicyLayers(net, inputs, featureNames.length, sizeWeight, allowed);
   const { provider, operation } = splitKey(config.key);
   const ope = evaluateOnLogs(samples, (f) => forwardMlp(layers, activations, f), sizeWeight);
   const modelId =

@@ -11,13 +11,21 @@ import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
-import { defaultCollectDir, readRecords, recordFileName } from './data.ts';
+import { defaultCollectDir, recordFileName } from './data.ts';
 import { buildDataset, type Dataset, metricsOf, type PolicyMetrics } from './dataset.ts';
-import { crossValidate, defaultFitOptions, exportPolicyLayers, type FitOptions, fitNetwork } from './fit.ts';
+import {
+  allowedActions,
+  crossValidate,
+  defaultFitOptions,
+  exportPolicyLayers,
+  type FitOptions,
+  fitNetwork,
+} from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
 import { writeModelCard } from './model-card.ts';
 import { encodePolicy, writeAtomically } from './policy-model.ts';
 import { promote } from './promote.ts';
+import { defaultImageDirs, readRecordsWithCurrentFeatures } from './refeature.ts';
 
 export const ENV_PREFIX = 'ADACOMPRESS_TRAIN_';
 
@@ -47,9 +55,19 @@ export const trainOptions = {
     'Fixed size weight of the reward; 0 = tune it by cross-validation on the training split.',
   ),
   features: option(
-    z.enum(['all', 'header']),
+    z.enum(['all', 'basic']),
     'all',
-    'Feature subset: all, or the 5 header scalars only (an experiment).',
+    'Feature subset: all, or the 5 basic header scalars of version 1 only (an experiment).',
+  ),
+  maxQuality: option(
+    int(5),
+    75,
+    'Never choose an action above this quality (the q75 reference already agrees with itself: higher only costs bytes).',
+  ),
+  images: option(
+    z.string(),
+    '',
+    'Image folders (comma-separated) to recompute features of older records from; "" = the shared data folders.',
   ),
   hidden: option(intList, [16], 'Hidden layer widths.', '16'),
   epochs: option(int(1), 30, 'Training epochs.'),
@@ -69,7 +87,8 @@ export interface TrainResult {
   dataset?: Dataset;
 }
 
-export const HEADER_FEATURES = [0, 1, 2, 3, 4];
+/** The 5 header scalars version 1 had (log bpp, source quality, is-JPEG, log megapixels, log aspect). */
+export const BASIC_FEATURES = [0, 1, 2, 3, 4];
 
 /** Train from full-information rows of the train split; report (not tune on) the validation split. */
 export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainResult {
@@ -86,7 +105,8 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     epochs: config.epochs,
     seed: config.seed,
     accuracyTarget: config.accuracyTarget,
-    inputs: config.features === 'header' ? HEADER_FEATURES : featureNames.map((_, i) => i),
+    inputs: config.features === 'basic' ? BASIC_FEATURES : featureNames.map((_, i) => i),
+    maxQuality: config.maxQuality,
   };
   let sizeWeight = config.sizeWeight;
   let crossValidation: TrainResult['crossValidation'];
@@ -96,7 +116,8 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     crossValidation = { accuracy: cv.chosen.accuracy, sizeRatio: cv.chosen.sizeRatio };
   }
   const net = fitNetwork(train, options);
-  const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight);
+  const allowed = allowedActions(train[0]!.qualities, options.maxQuality);
+  const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight, allowed);
   const choose = (features: number[]) => {
     const scores = forwardMlp(layers, activations, features);
     let best = 0;
@@ -124,6 +145,8 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
       reference: 'quality 75',
       network: `${featureNames.length}-${config.hidden.join('-')}-${defaultActions.length}`,
       features: config.features,
+      maxQuality: config.maxQuality,
+      accuracyTarget: config.accuracyTarget,
       seed: config.seed,
       epochs: config.epochs,
       crossValidation,
@@ -153,7 +176,8 @@ export async function run(argv: string[]): Promise<void> {
   let result: TrainResult;
   const dataFile = config.data ? join(config.data, recordFileName(config.key)) : '';
   if (dataFile && existsSync(dataFile)) {
-    const dataset = buildDataset(config.key, await readRecords(dataFile));
+    const imageDirs = config.images ? config.images.split(',') : defaultImageDirs;
+    const dataset = buildDataset(config.key, await readRecordsWithCurrentFeatures(dataFile, imageDirs));
     result = trainFromDataset(dataset, config);
     console.log(
       `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +

@@ -14,7 +14,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 
 test('a JPEG is described from its header: size, format, quality, orientation', async () => {
   const jpeg = await syntheticJpeg(120, 80, 62);
-  const image = await inspectImage(jpeg, limits);
+  const { jpeg: facts, ...image } = await inspectImage(jpeg, limits);
   assert.deepEqual(
     { ...image, bytes: image.bytes.length },
     {
@@ -26,8 +26,15 @@ test('a JPEG is described from its header: size, format, quality, orientation', 
       hasAlpha: false,
       space: 'srgb',
       sourceQuality: 62,
+      channels: 3,
     },
   );
+  // Header facts for the policy's features: where the scan starts, how coarse the tables are, how chroma is stored.
+  assert.ok(facts);
+  assert.equal(facts.scanOffset, jpeg.indexOf(Buffer.from([0xff, 0xda])));
+  assert.equal(facts.progressive, false);
+  assert.equal(facts.chromaSubsampling, '4:2:0');
+  assert.ok(facts.lumaQuantMean > 1 && facts.chromaQuantMean! > facts.lumaQuantMean);
 });
 
 test('EXIF orientation is reported and dimensions are the stored ones', async () => {

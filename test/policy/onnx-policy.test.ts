@@ -10,7 +10,7 @@ import { extractFeatures, featureNames } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { encodeMlpOnnx, forwardMlp } from '../../src/policy/onnx-writer.ts';
-import { placeholderSpec } from '../../src/policy/placeholder.ts';
+import { PLACEHOLDER_MODEL_ID, placeholderSpec } from '../../src/policy/placeholder.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 import { syntheticJpeg } from '../codec/images.ts';
 import { modelBytes, tempDir } from './helpers.ts';
@@ -37,7 +37,7 @@ test('the shipped models/default.onnx loads and decides for a real image', async
   const policy = await OnnxPolicy.load(new URL('../../models/default.onnx', import.meta.url).pathname, greedy);
   const image = await inspectImage(await syntheticJpeg(500, 375, 92), { maxInputPixels: 1e7 });
   const decision = await policy.decide(image, context);
-  assert.equal(decision.modelId, 'placeholder-rule-f1');
+  assert.equal(decision.modelId, PLACEHOLDER_MODEL_ID);
   assert.equal(decision.propensity, 1);
   assert.ok(defaultActions.some((a) => a.quality === decision.action.quality));
   assert.deepEqual(decision.features?.values, Array.from(await extractFeatures(image)));

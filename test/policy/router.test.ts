@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspectImage } from '../../src/codec/inspect.ts';
+import { FEATURE_VERSION } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { parseModelMap } from '../../src/policy/model-map.ts';
 import { PolicyRouter, type PolicyRouterEvent } from '../../src/policy/router.ts';
@@ -58,7 +59,7 @@ test('a bad replacement is refused, the current model stays and the error is rep
     watch: false,
     onEvent: (e) => events.push(e),
   });
-  await writeFile(path, modelBytes([0, 1], { model_id: 'bad', feature_version: 2 }));
+  await writeFile(path, modelBytes([0, 1], { model_id: 'bad', feature_version: FEATURE_VERSION + 1 }));
   const [result] = await router.reload();
   assert.equal(result?.ok, false);
   assert.match(result?.error ?? '', /METADATA_MISMATCH/);

@@ -3,17 +3,26 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { inspectImage } from '../../src/codec/inspect.ts';
+import { FEATURE_VERSION, featureHeaderOf, featureNames, featuresFromHeader } from '../../src/policy/features.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { forwardMlp } from '../../src/policy/onnx-writer.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 import type { ApiClient } from '../../src/trainer/api-client.ts';
 import { type CollectConfig, collect } from '../../src/trainer/collect.ts';
-import { readRecords, recordFileName } from '../../src/trainer/data.ts';
+import { type CollectedRecord, readRecords, recordFileName } from '../../src/trainer/data.ts';
 import type { ImageRow } from '../../src/trainer/dataset.ts';
-import { defaultFitOptions, exportPolicyLayers, fitNetwork, predictHeads } from '../../src/trainer/fit.ts';
+import {
+  allowedActions,
+  defaultFitOptions,
+  exportPolicyLayers,
+  fitNetwork,
+  predictHeads,
+} from '../../src/trainer/fit.ts';
 import { offPolicyEstimates } from '../../src/trainer/ope.ts';
 import { encodePolicy } from '../../src/trainer/policy-model.ts';
 import { judge, promote } from '../../src/trainer/promote.ts';
+import { withCurrentFeatures } from '../../src/trainer/refeature.ts';
 import { syntheticJpeg } from '../codec/images.ts';
 
 const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
@@ -22,14 +31,14 @@ const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
 function syntheticRows(count: number, seed: number, split: 'train' | 'validation' = 'train'): ImageRow[] {
   const rng = seededRng(seed);
   return Array.from({ length: count }, (_, i) => {
-    const features = Array.from({ length: 32 }, () => rng() * 2 - 1);
+    const features = Array.from({ length: featureNames.length }, () => rng() * 2 - 1);
     const threshold = features[0]! > 0 ? 45 : 5;
     const ratio = QUALITIES.map((q) => q / 75);
     return {
       image: `img${i}`,
       split,
       features,
-      featureVersion: 1,
+      featureVersion: FEATURE_VERSION,
       qualities: QUALITIES,
       accuracy: QUALITIES.map((q) => (q >= threshold ? 1 : 0)),
       overlap: QUALITIES.map((q) => (q >= threshold ? 1 : 0)),
@@ -56,7 +65,7 @@ test("the exported ONNX gives the trainer's scores (onnxruntime-node): expected 
   const rows = syntheticRows(80, 1);
   const net = fitNetwork(rows, fit);
   const w = 0.5;
-  const { layers, activations } = exportPolicyLayers(net, fit.inputs, 32, w);
+  const { layers, activations } = exportPolicyLayers(net, fit.inputs, featureNames.length, w);
   const policy = await OnnxPolicy.fromBytes(encodePolicy(layers, activations, description('t')), {
     exploration: { kind: 'epsilon-greedy', epsilon: 0 },
   });
@@ -88,7 +97,7 @@ test('training is reproducible with a seed and differs with another', () => {
 test('a trained policy learns the per-image choice: low quality where it is safe, higher where it is not', () => {
   const rows = syntheticRows(300, 3);
   const net = fitNetwork(rows, { ...fit, epochs: 100 });
-  const { layers, activations } = exportPolicyLayers(net, fit.inputs, 32, 0.5);
+  const { layers, activations } = exportPolicyLayers(net, fit.inputs, featureNames.length, 0.5);
   const choose = (row: ImageRow) => {
     const s = forwardMlp(layers, activations, row.features);
     return QUALITIES[s.indexOf(Math.max(...s))]!;
@@ -130,10 +139,10 @@ test('the promotion gate refuses a worse candidate (file untouched) and promotes
     rows.filter((r) => r.split === 'train'),
     { ...fit, epochs: 100 },
   );
-  const good = exportPolicyLayers(net, fit.inputs, 32, 0.5);
+  const good = exportPolicyLayers(net, fit.inputs, featureNames.length, 0.5);
   const goodBytes = encodePolicy(good.layers, good.activations, description('good'));
   // The bad one: always quality 5 (a constant network), which loses the answer on half the images.
-  const bad = exportPolicyLayers(net, fit.inputs, 32, 0.5);
+  const bad = exportPolicyLayers(net, fit.inputs, featureNames.length, 0.5);
   bad.layers[1]!.weights.fill(0);
   bad.layers[1]!.bias.set(QUALITIES.map((q) => (q === 5 ? 1 : 0)));
   const badBytes = encodePolicy(bad.layers, bad.activations, description('bad'));
@@ -210,11 +219,60 @@ test('collect stores every action per image and resumes without repeating finish
       r.outcomes.map((o) => o.quality),
       QUALITIES,
     );
-    assert.equal(r.features.values.length, 32);
+    assert.equal(r.features.version, FEATURE_VERSION);
+    assert.equal(r.features.values.length, featureNames.length);
+    assert.ok(r.header, 'the header facts are stored: a later feature version needs no image');
   }
   // An interrupt stops before the next image: nothing half-written.
   const stopped = await collect({ ...config, out: await mkdtemp(join(tmpdir(), 'collect-stop-')), limit: 0 }, client, {
     stopped: true,
   });
   assert.equal(stopped.images, 0);
+});
+
+test('exported models never choose an action above the reference quality (it only costs bytes)', () => {
+  // Rows where only q95 agrees: an unmasked policy would choose it; the masked one stays at or below q75.
+  const rows = syntheticRows(60, 3).map((row) => ({
+    ...row,
+    accuracy: QUALITIES.map((q) => (q === 95 ? 1 : 0)),
+    overlap: QUALITIES.map((q) => (q === 95 ? 1 : 0)),
+  }));
+  const net = fitNetwork(rows, fit);
+  const allowed = allowedActions(QUALITIES, 75);
+  const { layers, activations } = exportPolicyLayers(net, fit.inputs, featureNames.length, 0.01, allowed);
+  const unmasked = exportPolicyLayers(net, fit.inputs, featureNames.length, 0.01);
+  const argmax = (s: ArrayLike<number>) => Array.from(s).indexOf(Math.max(...Array.from(s)));
+  assert.ok(
+    rows.some((row) => QUALITIES[argmax(forwardMlp(unmasked.layers, unmasked.activations, row.features))]! > 75),
+  );
+  for (const row of rows) assert.ok(QUALITIES[argmax(forwardMlp(layers, activations, row.features))]! <= 75);
+});
+
+test('records of an older feature version get current features from their stored header or the image header', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'refeature-'));
+  const jpeg = await syntheticJpeg(120, 90, 70, 4);
+  await writeFile(join(dir, 'a.jpg'), jpeg);
+  const header = featureHeaderOf(await inspectImage(jpeg, { maxInputPixels: 1e7 }));
+  const old = (image: string, extra = {}): CollectedRecord => ({
+    v: 1,
+    key: 'rekognition/DetectLabels',
+    image,
+    split: 'train',
+    original: { bytes: jpeg.length, width: 120, height: 90, format: 'jpeg' },
+    features: { version: FEATURE_VERSION - 1, values: new Array(32).fill(0) },
+    outcomes: [],
+    ...extra,
+  });
+  const { records, recomputed, fromImages } = await withCurrentFeatures(
+    [old('a.jpg'), old('gone.jpg', { header })],
+    [dir],
+  );
+  assert.equal(recomputed, 2);
+  assert.equal(fromImages, 1);
+  const expected = Array.from(featuresFromHeader(header));
+  for (const r of records) {
+    assert.equal(r.features.version, FEATURE_VERSION);
+    assert.deepEqual(r.features.values, expected);
+  }
+  await assert.rejects(withCurrentFeatures([old('missing.jpg')], [dir]), /missing\.jpg/);
 });
