@@ -21,12 +21,15 @@ COPY --from=build /app /app
 RUN mkdir -p /app/logs && chown node:node /app/logs
 USER node
 # Listen on every interface inside the container; glibc malloc arenas capped as sharp advises (RSS under concurrency);
-# libuv pool = image concurrency (2, one libvips thread each) + room for fs writes and DNS.
+# libuv pool = image concurrency (2, one libvips thread each) + room for fs writes and DNS; a 4 MB V8 semi-space:
+# request bodies are short-lived garbage, and the default young generation let RSS grow ~80 MB higher at 64 uploads
+# for no throughput gain (docs/BENCHMARKS.md).
 ENV NODE_ENV=production \
     ADACOMPRESS_HOST=0.0.0.0 \
     ADACOMPRESS_ADMIN_HOST=0.0.0.0 \
     MALLOC_ARENA_MAX=2 \
-    UV_THREADPOOL_SIZE=4
+    UV_THREADPOOL_SIZE=4 \
+    NODE_OPTIONS="--max-semi-space-size=4"
 EXPOSE 8080 9090
 VOLUME ["/app/logs"]
 # Liveness from the admin port (slim has no curl): the proxy's /livez; readiness (/readyz) is for orchestrators.

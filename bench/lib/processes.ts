@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The environment the container sets (Dockerfile): the same allocator and thread-pool settings for every measurement. */
-export const CONTAINER_ENV = { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '4' };
+export const CONTAINER_ENV = {
+  MALLOC_ARENA_MAX: '2',
+  UV_THREADPOOL_SIZE: '4',
+  NODE_OPTIONS: '--max-semi-space-size=4',
+};
 
 export interface ChildServer {
   url: string;
