@@ -21,6 +21,10 @@ export class WorkLimiter {
   get queued(): number {
     return this.#waiting.length;
   }
+  /** Every slot busy and the queue full: new work would be refused. */
+  get saturated(): boolean {
+    return this.#active >= this.concurrency && this.#waiting.length >= this.maxQueue;
+  }
 
   /**
    * Run `work` when a slot is free, giving up after `deadlineMs` (waiting included). Work that passes its deadline keeps

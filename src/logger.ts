@@ -22,8 +22,11 @@ export const REDACT_PATHS = [
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
+  // stdout is written asynchronously: a blocking write per request line cost ~0.3 ms on the hot path. pino flushes
+  // what is queued when the process exits; SIGKILL can lose the last lines of this service log (never of the decision
+  // log, which has its own durability rules).
   return pino(
     { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'adacompress' } },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

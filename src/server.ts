@@ -216,6 +216,11 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
     request: FastifyRequest,
     policy: Policy,
   ) {
+    // Saturated: the original goes anyway, so skip parsing and decoding it; that CPU is what is short.
+    if (limiter.saturated) {
+      metrics.originals.inc({ provider: provider.name, reason: 'overload' });
+      return { slots: [{ kind: 'original', field: '', inputBytes: 0, reason: 'overload' }] as SlotOutcome[] };
+    }
     let extracted: ReturnType<Provider['extract']>;
     try {
       extracted = provider.extract(buffered, operation);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from './node-sha256.ts';
 
 /**
  * Verify an AWS Signature Version 4 (header form) the way AWS does: recompute it with the official signer over the
@@ -131,7 +131,7 @@ export async function verifySigV4(
     credentials: { accessKeyId: accessKeyId!, secretAccessKey: secret },
     region: region!,
     service: service!,
-    sha256: Sha256,
+    sha256: NodeSha256,
     applyChecksum: false,
   });
   const signed = await signer.sign(

@@ -3,7 +3,7 @@ import { type Answer, emptyAnswer, type Face, type Label } from '../answer.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { decodeFormBase64, encodeFormValue, parseForm, singleField, spliceForm } from './form.ts';
 import { forwardableHeaders, headerValue, pathOf } from './headers.ts';
-import { asNumber, isObject, type Json, parseJsonObject } from './json.ts';
+import { asNumber, isObject, parseJsonObject } from './json.ts';
 import {
   type BufferedRequest,
   type ErrorReply,

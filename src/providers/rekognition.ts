@@ -1,6 +1,6 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Answer, Face, Label } from '../answer.ts';
+import { NodeSha256 } from '../aws/node-sha256.ts';
 import { verifySigV4 } from '../aws/sigv4.ts';
 import { decodeBase64Strict } from './base64.ts';
 import { forwardableHeaders, headerValue } from './headers.ts';
@@ -171,7 +171,7 @@ export function createRekognitionProvider(options: RekognitionOptions): Provider
         credentials: options.credentials,
         region: regionFor(head),
         service: 'rekognition',
-        sha256: Sha256,
+        sha256: NodeSha256,
       });
       const [path = '/', query = ''] = request.url.split('?', 2);
       const signed = await signer.sign({
