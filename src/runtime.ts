@@ -141,7 +141,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     registry: metrics.registry,
     controllers: () => learningLoop.controllers(),
     sampler: () => sampler.counters(),
-    intervalMs: overrides.historyIntervalMs ?? 10_000,
+    intervalMs: overrides.historyIntervalMs ?? config.statusHistoryIntervalMs,
   });
   admin.get('/status.json', async () => ({
     policy: router.status(),

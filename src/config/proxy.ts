@@ -165,6 +165,7 @@ export const proxyOptions = {
   ),
   upstreamConnections: option(int(1), 128, 'Keep-alive connections per upstream origin.'),
   shutdownGraceMs: option(int(0), 10_000, 'On SIGTERM, time given to in-flight requests before the process exits.'),
+  statusHistoryIntervalMs: option(int(100), 10_000, 'How often the status page history samples the counters.'),
   logLevel: option(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'info',
