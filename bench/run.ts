@@ -16,6 +16,7 @@ const suites: Record<string, { summary: string; load: () => Promise<{ run(): Pro
   passthrough: { summary: 'non-image requests vs @fastify/http-proxy', load: () => import('./suites/passthrough.ts') },
   rss: { summary: 'proxy RSS at 64 concurrent uploads', load: () => import('./suites/rss.ts') },
   uplink: { summary: 'end-to-end on a 10 Mbit/s uplink via the emulator', load: () => import('./suites/uplink.ts') },
+  agent: { summary: 'policy features + inference vs the encode, per image', load: () => import('./suites/agent.ts') },
 };
 
 const { values, positionals } = parseArgs({
