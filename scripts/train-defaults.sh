@@ -16,12 +16,14 @@ train() { # key model-name [extra flags]
   node src/cli.ts train --key "$key" --out "models/$name.onnx" --seed 1 --images "$DATA/images/imagenet-sample,$DATA/images/faces" "$@"
   node src/cli.ts evaluate --key "$key" --model "models/$name.onnx" --out ".data/eval/$name"
 }
-# Labels: cross-validated accuracy target 0.97 (0.96 left validation 0.01-0.04 short: validation is harder than the
-# training split even for fixed qualities, e.g. q15 0.934 vs 0.962 on Rekognition). Older records get features of the
-# current version from the image headers in $DATA/images (no API call).
-train rekognition/DetectLabels rekognition-detectlabels --accuracy-target 0.97
-train baidu/image-classify/v2/advanced_general baidu-advanced-general --accuracy-target 0.97
-train facepp/imagepp/beta/detectsceneandobject facepp-detectsceneandobject --accuracy-target 0.97
-train rekognition/DetectFaces rekognition-detectfaces --accuracy-target 0.98
-train facepp/facepp/v3/detect facepp-detect --accuracy-target 0.98
-train baidu/face/v3/detect baidu-face-detect --accuracy-target 0.98
+# Every choice is made on the training split: each policy is the mean of 5 nets (seeds); the size weight is the
+# largest whose accuracy holds the target on the hardest held-out folds (the 0.2 quantile of per-fold accuracies over
+# 4 x 5-fold CV; folds ~160 photos, near the validation split's 200), i.e. the margin a target needs is measured per
+# API. Targets are the project's own: 0.95 paper accuracy (labels), 0.97 face recall (faces).
+# Older records get features of the current version from the image headers in $DATA/images (no API call).
+train rekognition/DetectLabels rekognition-detectlabels --accuracy-target 0.95
+train baidu/image-classify/v2/advanced_general baidu-advanced-general --accuracy-target 0.95
+train facepp/imagepp/beta/detectsceneandobject facepp-detectsceneandobject --accuracy-target 0.95
+train rekognition/DetectFaces rekognition-detectfaces --accuracy-target 0.97
+train facepp/facepp/v3/detect facepp-detect --accuracy-target 0.97
+train baidu/face/v3/detect baidu-face-detect --accuracy-target 0.97

@@ -19,7 +19,7 @@ import {
   defaultFitOptions,
   exportPolicyLayers,
   type FitOptions,
-  fitNetwork,
+  fitEnsemble,
 } from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
 import { writeModelCard } from './model-card.ts';
@@ -46,9 +46,16 @@ export const trainOptions = {
   promoteTo: option(z.string(), '', 'Replace this live model only if the candidate beats it on held-out data.'),
   accuracyTarget: option(
     num(0, 1),
-    0.96,
-    'Accuracy the greedy policy must keep in cross-validation (target + margin).',
+    0.95,
+    'Accuracy the greedy policy must keep on the hardest held-out folds of repeated cross-validation (see --fold-quantile).',
   ),
+  foldQuantile: option(
+    num(0, 1),
+    0.2,
+    'Quantile of per-fold CV accuracies that must meet the target (0.2 = 4 folds out of 5); 0 = the pooled mean.',
+  ),
+  cvRepeats: option(int(1), 4, 'Repetitions of 5-fold cross-validation (each with its own fold assignment).'),
+  ensemble: option(int(1), 5, 'Nets (seeds) averaged into the exported policy (one MLP with their hidden units).'),
   sizeWeight: option(
     num(0),
     0,
@@ -82,9 +89,11 @@ export interface TrainResult {
   modelId: string;
   sizeWeight: number;
   validation?: PolicyMetrics;
-  crossValidation?: { accuracy: number; sizeRatio: number };
+  crossValidation?: { accuracy: number; sizeRatio: number; hardFoldAccuracy: number; targetMet: boolean };
   trainImages: number;
   dataset?: Dataset;
+  /** How it was trained (ensemble size, accuracy target, CV rule), for the model card. */
+  summary?: Record<string, unknown>;
 }
 
 /** The 5 header scalars version 1 had (log bpp, source quality, is-JPEG, log megapixels, log aspect). */
@@ -105,6 +114,9 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     epochs: config.epochs,
     seed: config.seed,
     accuracyTarget: config.accuracyTarget,
+    foldQuantile: config.foldQuantile,
+    cvRepeats: config.cvRepeats,
+    ensemble: config.ensemble,
     inputs: config.features === 'basic' ? BASIC_FEATURES : featureNames.map((_, i) => i),
     maxQuality: config.maxQuality,
   };
@@ -113,9 +125,14 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
   if (!(sizeWeight > 0)) {
     const cv = crossValidate(train, options);
     sizeWeight = cv.chosen.sizeWeight;
-    crossValidation = { accuracy: cv.chosen.accuracy, sizeRatio: cv.chosen.sizeRatio };
+    crossValidation = {
+      accuracy: cv.chosen.accuracy,
+      sizeRatio: cv.chosen.sizeRatio,
+      hardFoldAccuracy: cv.chosen.hardFoldAccuracy,
+      targetMet: cv.met,
+    };
   }
-  const net = fitNetwork(train, options);
+  const net = fitEnsemble(train, options);
   const allowed = allowedActions(train[0]!.qualities, options.maxQuality);
   const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight, allowed);
   const choose = (features: number[]) => {
@@ -127,7 +144,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
   const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row.features)) : undefined;
   const modelId =
     config.modelId ||
-    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-f${FEATURE_VERSION}-s${config.seed}-w${sizeWeight}`;
+    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-f${FEATURE_VERSION}-e${config.ensemble}-s${config.seed}-w${sizeWeight}`;
   const { provider, operation } = splitKey(dataset.key);
   const rewardWeights = {
     [dataset.kind === 'faces' ? 'faces' : 'accuracy']: 1,
@@ -144,6 +161,9 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
       droppedImages: dataset.dropped,
       reference: 'quality 75',
       network: `${featureNames.length}-${config.hidden.join('-')}-${defaultActions.length}`,
+      ensemble: config.ensemble,
+      foldQuantile: config.foldQuantile,
+      cvRepeats: config.cvRepeats,
       features: config.features,
       maxQuality: config.maxQuality,
       accuracyTarget: config.accuracyTarget,
@@ -159,6 +179,12 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     sizeWeight,
     trainImages: train.length,
     dataset,
+    summary: {
+      ensemble: config.ensemble,
+      accuracyTarget: sizeWeight === config.sizeWeight ? undefined : config.accuracyTarget,
+      foldQuantile: config.foldQuantile,
+      cvRepeats: config.cvRepeats,
+    },
     ...(validationMetrics ? { validation: validationMetrics } : {}),
     ...(crossValidation ? { crossValidation } : {}),
   };
@@ -182,7 +208,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(
       `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +
         (result.crossValidation
-          ? ` (cross-validated accuracy ${result.crossValidation.accuracy.toFixed(3)} at size ratio ${result.crossValidation.sizeRatio.toFixed(3)})`
+          ? ` (cross-validated accuracy ${result.crossValidation.accuracy.toFixed(3)}, hardest folds ${result.crossValidation.hardFoldAccuracy.toFixed(3)}${result.crossValidation.targetMet ? '' : ' (target not met)'}, at size ratio ${result.crossValidation.sizeRatio.toFixed(3)})`
           : ''),
     );
     if (result.validation) {

@@ -14,9 +14,12 @@ import { type CollectedRecord, readRecords, recordFileName } from '../../src/tra
 import type { ImageRow } from '../../src/trainer/dataset.ts';
 import {
   allowedActions,
+  crossValidate,
   defaultFitOptions,
   exportPolicyLayers,
+  fitEnsemble,
   fitNetwork,
+  foldAssignment,
   predictHeads,
 } from '../../src/trainer/fit.ts';
 import { offPolicyEstimates } from '../../src/trainer/ope.ts';
@@ -83,6 +86,68 @@ test("the exported ONNX gives the trainer's scores (onnxruntime-node): expected 
   } finally {
     await policy.release();
   }
+});
+
+test('an ensemble exports as ONE plain MLP whose ONNX scores are the mean of its members: mean acc_hat - w * mean ratio_hat', async () => {
+  const rows = syntheticRows(80, 5);
+  const nets = fitEnsemble(rows, { ...fit, ensemble: 3, seed: 4 });
+  assert.equal(nets.length, 3);
+  const w = 0.4;
+  const allowed = allowedActions(QUALITIES, 75);
+  const { layers, activations } = exportPolicyLayers(nets, fit.inputs, featureNames.length, w, allowed);
+  assert.equal(layers.length, 2, 'still Gemm/Relu/Gemm');
+  assert.equal(layers[0]!.rows, 3 * fit.hidden[0]!, 'hidden units side by side');
+  const bytes = encodePolicy(layers, activations, description('ensemble'));
+  const policy = await OnnxPolicy.fromBytes(bytes, { exploration: { kind: 'epsilon-greedy', epsilon: 0 } });
+  try {
+    for (const row of rows.slice(0, 10)) {
+      const members = nets.map((net) => predictHeads(net, row, fit.inputs));
+      const onnx = await policy.scores(Float32Array.from(row.features));
+      QUALITIES.forEach((q, k) => {
+        const mean = (head: 'accuracy' | 'ratio') => members.reduce((s, m) => s + m[head][k]!, 0) / members.length;
+        const expected = q > 75 ? -1000 : mean('accuracy') - w * mean('ratio');
+        assert.ok(Math.abs(onnx[k]! - expected) < 1e-4, `q${q}: onnx ${onnx[k]} vs mean of members ${expected}`);
+      });
+      // predictHeads on the ensemble is the same mean (what cross-validation scores).
+      const pooled = predictHeads(nets, row, fit.inputs);
+      assert.ok(Math.abs(pooled.accuracy[0]! - members.reduce((s, m) => s + m.accuracy[0]!, 0) / 3) < 1e-12);
+    }
+  } finally {
+    await policy.release();
+  }
+});
+
+test('cross-validation folds are equal-sized, seeded, and differ between repeats', () => {
+  const a = foldAssignment(103, 5, 1);
+  const counts = [0, 1, 2, 3, 4].map((f) => a.filter((x) => x === f).length);
+  assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `fold sizes ${counts}`);
+  assert.deepEqual(foldAssignment(103, 5, 1), a);
+  assert.notDeepEqual(foldAssignment(103, 5, 2), a);
+});
+
+test('the size weight is the cheapest that holds the target on the hardest folds, not on the pooled mean', () => {
+  // Noisy rows: 15% of images lose the answer below q45 whatever their features say.
+  const rng = seededRng(9);
+  const rows = syntheticRows(120, 6).map((row) => {
+    if (rng() > 0.15) return row;
+    const accuracy = QUALITIES.map((q) => (q >= 45 ? 1 : 0));
+    return { ...row, accuracy, overlap: accuracy };
+  });
+  const options = { ...fit, epochs: 60, ensemble: 2, cvRepeats: 2, accuracyTarget: 0.9 };
+  const hard = crossValidate(rows, { ...options, foldQuantile: 0.2 });
+  const pooled = crossValidate(rows, { ...options, foldQuantile: 0 });
+  assert.equal(hard.trials.length, options.sizeWeights.length);
+  assert.ok(hard.met, 'reachable: high qualities keep every answer');
+  assert.ok(hard.chosen.hardFoldAccuracy >= 0.9);
+  for (const t of hard.trials) {
+    if (t.sizeRatio < hard.chosen.sizeRatio)
+      assert.ok(t.hardFoldAccuracy < 0.9, `w ${t.sizeWeight} was cheaper and met it`);
+  }
+  assert.ok(pooled.chosen.accuracy >= 0.9);
+  assert.ok(
+    pooled.chosen.sizeRatio < hard.chosen.sizeRatio && pooled.chosen.hardFoldAccuracy < 0.9,
+    'on noisy data the pooled mean accepts a point that fails on the hardest folds',
+  );
 });
 
 test('training is reproducible with a seed and differs with another', () => {
