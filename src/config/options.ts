@@ -66,7 +66,9 @@ export function loadOptions<Table extends OptionTable>(
     const flag = values[flagName(key)];
     const fromEnv = env[envName(key, prefix)];
     const raw = flag ?? fromEnv;
-    if (raw === undefined || raw === '') {
+    // An empty value is a value for text options (`--decision-log ""` turns the log off) and means "unset" for the
+    // others (`ADACOMPRESS_PORT=` must not become port 0).
+    if (raw === undefined || (raw === '' && typeof spec.default !== 'string')) {
       result[key] = spec.default;
       continue;
     }

@@ -23,6 +23,13 @@ test('flags win over env, env over defaults, values are coerced to their types',
   assert.equal(config.policyWatch, false);
 });
 
+test('an empty text option is a value (off), an empty number is unset', () => {
+  const config = loadProxyConfig(['--decision-log', '', '--policy-models', ''], { ADACOMPRESS_PORT: '' });
+  assert.equal(config.decisionLog, '');
+  assert.equal(config.policyModels, '');
+  assert.equal(config.port, 8080);
+});
+
 test('a bad value is refused with the name of the flag or variable that carried it', () => {
   assert.throws(() => loadProxyConfig([], { ADACOMPRESS_PORT: 'eighty' }), /ADACOMPRESS_PORT/);
   assert.throws(() => loadProxyConfig(['--quality', '101'], {}), /--quality/);
