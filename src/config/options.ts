@@ -83,6 +83,26 @@ export function loadOptions<Table extends OptionTable>(
   return result as ConfigOf<Table> & { help: boolean };
 }
 
+/**
+ * A command's options from its flags and env, or undefined after printing `--help` (then the command just returns).
+ * Every command module's `run(argv)` starts with this.
+ */
+export function commandOptions<Table extends OptionTable>(
+  command: string,
+  summary: string,
+  table: Table,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  prefix = 'ADACOMPRESS_',
+): Omit<ConfigOf<Table> & { help: boolean }, 'help'> | undefined {
+  const { help, ...config } = loadOptions(table, argv, env, prefix);
+  if (help) {
+    console.log(helpText(command, summary, table, prefix));
+    return undefined;
+  }
+  return config;
+}
+
 /** `--help` text for a command, generated from the same table. */
 export function helpText(command: string, summary: string, table: OptionTable, prefix = 'ADACOMPRESS_'): string {
   const rows = Object.entries(table).map(([key, spec]) => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { helpText, loadOptions } from '../config/options.ts';
+import { commandOptions } from '../config/options.ts';
 import { type EmulatorConfig, emulatorOptions } from './config.ts';
 import type { ApiCounters, ApiName } from './runtime.ts';
 import { buildEmulator } from './server.ts';
@@ -41,19 +41,9 @@ export async function startEmulator(options: Partial<EmulatorConfig> = {}): Prom
 export const ENV_PREFIX = 'ADACOMPRESS_EMULATOR_';
 
 export async function run(argv: string[]): Promise<void> {
-  const options = loadOptions(emulatorOptions, argv, process.env, ENV_PREFIX);
-  if (options.help) {
-    console.log(
-      helpText(
-        'emulate',
-        'Local emulators of Rekognition, Face++ and Baidu backed by real models.',
-        emulatorOptions,
-        ENV_PREFIX,
-      ),
-    );
-    return;
-  }
-  const { help: _help, ...config } = options;
+  const summary = 'Local emulators of Rekognition, Face++ and Baidu backed by real models.';
+  const config = commandOptions('emulate', summary, emulatorOptions, argv, process.env, ENV_PREFIX);
+  if (!config) return;
   if (!existsSync(config.modelDir)) {
     throw new Error(`model directory ${config.modelDir} does not exist: set --model-dir or ${ENV_PREFIX}MODEL_DIR`);
   }

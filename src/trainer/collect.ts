@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { encodeJpeg } from '../codec/encode.ts';
 import { inspectImage } from '../codec/inspect.ts';
-import { helpText, int, loadOptions, num, option } from '../config/options.ts';
+import { commandOptions, int, type loadOptions, num, option } from '../config/options.ts';
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
 import {
@@ -221,19 +221,9 @@ export async function collect(
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const options = loadOptions(collectOptions, argv, process.env, ENV_PREFIX);
-  if (options.help) {
-    console.log(
-      helpText(
-        'collect',
-        'Send every image at every action to APIs; store answers (JSONL).',
-        collectOptions,
-        ENV_PREFIX,
-      ),
-    );
-    return;
-  }
-  const { help: _help, ...config } = options;
+  const summary = 'Send every image at every action to APIs; store answers (JSONL).';
+  const config = commandOptions('collect', summary, collectOptions, argv, process.env, ENV_PREFIX);
+  if (!config) return;
   const env = process.env;
   const useEmulator = config.target === 'emulator';
   let closeEmulator = async () => {};

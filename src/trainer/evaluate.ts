@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { helpText, int, loadOptions, option } from '../config/options.ts';
+import { commandOptions, int, option } from '../config/options.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
 import { readOnnxMetadata } from '../policy/onnx-writer.ts';
 import { defaultCollectDir, recordFileName } from './data.ts';
@@ -200,13 +200,9 @@ export async function evaluateModel(
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const options = loadOptions(evaluateOptions, argv, process.env, ENV_PREFIX);
-  if (options.help) {
-    console.log(
-      helpText('evaluate', 'Compare a policy with baselines (and on logs, off-policy).', evaluateOptions, ENV_PREFIX),
-    );
-    return;
-  }
+  const summary = 'Compare a policy with baselines (and on logs, off-policy).';
+  const options = commandOptions('evaluate', summary, evaluateOptions, argv, process.env, ENV_PREFIX);
+  if (!options) return;
   const evaluation = await evaluateModel(options.model, options.key, options.data, options.split);
   if (options.logs) {
     const samples = await readLoggedSamples(options.logs, options.key);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { helpText, int, loadOptions, num, option } from '../config/options.ts';
+import { commandOptions, int, type loadOptions, num, option } from '../config/options.ts';
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
@@ -191,14 +191,9 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const options = loadOptions(trainOptions, argv, process.env, ENV_PREFIX);
-  if (options.help) {
-    console.log(
-      helpText('train', 'Fit a policy from collected data or decision logs; export ONNX.', trainOptions, ENV_PREFIX),
-    );
-    return;
-  }
-  const { help: _help, ...config } = options;
+  const summary = 'Fit a policy from collected data or decision logs; export ONNX.';
+  const config = commandOptions('train', summary, trainOptions, argv, process.env, ENV_PREFIX);
+  if (!config) return;
   let result: TrainResult;
   const dataFile = config.data ? join(config.data, recordFileName(config.key)) : '';
   if (dataFile && existsSync(dataFile)) {
