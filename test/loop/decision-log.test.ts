@@ -131,3 +131,42 @@ describe('decision log and reference uploads', () => {
     }
   });
 });
+
+describe('reference uploads for APIs that authenticate in the request', () => {
+  test('Face++: the reference goes with the client own api_key/api_secret, the other fields intact', async () => {
+    const upstream = await startFakeUpstream(() => ({
+      body: JSON.stringify({ request_id: 'r', scenes: [], objects: [{ value: 'dog', confidence: 88 }] }),
+    }));
+    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1 });
+    try {
+      const photo = await syntheticJpeg({ width: 400, height: 300, quality: 95 });
+      const form = new FormData();
+      form.append('api_key', 'client-key');
+      form.append('api_secret', 'client-secret');
+      form.append('image_file', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'photo.jpg');
+      const res = await request(`${proxy.url}/imagepp/beta/detectsceneandobject`, { method: 'POST', body: form });
+      assert.equal(res.statusCode, 200);
+      await res.body.text();
+      await proxy.runtime.loop.drain(5000);
+      assert.equal(upstream.received.length, 2, 'the call and its reference');
+      const [call, reference] = upstream.received.map((r) => r.body.toString('latin1'));
+      for (const body of [call!, reference!]) {
+        assert.match(body, /name="api_key"\r\n\r\nclient-key\r\n/);
+        assert.match(body, /name="api_secret"\r\n\r\nclient-secret\r\n/);
+        assert.match(body, /filename="photo.jpg"/);
+      }
+      assert.ok(reference!.length > call!.length, 'the q75 reference is larger than what the policy sent');
+      await proxy.runtime.shutdown();
+      const lines = await proxy.logLines();
+      assert.deepEqual(
+        lines.map((l) => l.type),
+        ['decision', 'reference'],
+      );
+      const raw = lines.map((l) => JSON.stringify(l)).join('\n');
+      assert.ok(!raw.includes('client-secret') && !raw.includes('client-key'), 'no credential in the decision log');
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
