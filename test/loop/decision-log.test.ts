@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
-import { request } from 'undici';
+import { FormData, request } from 'undici';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
 import { estimateJpegQuality } from '../../src/codec/index.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.ts';
