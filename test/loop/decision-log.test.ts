@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
-import { FormData, request } from 'undici';
+import { request } from 'undici';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
 import { estimateJpegQuality } from '../../src/codec/index.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.ts';
@@ -140,11 +140,23 @@ describe('reference uploads for APIs that authenticate in the request', () => {
     const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1 });
     try {
       const photo = await syntheticJpeg({ width: 400, height: 300, quality: 95 });
-      const form = new FormData();
-      form.append('api_key', 'client-key');
-      form.append('api_secret', 'client-secret');
-      form.append('image_file', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'photo.jpg');
-      const res = await request(`${proxy.url}/imagepp/beta/detectsceneandobject`, { method: 'POST', body: form });
+      // The body exactly as `curl -F` frames it.
+      const boundary = '------------------------4f1c8a2e9b7d3c60';
+      const field = (name: string, value: string) =>
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+      const body = Buffer.concat([
+        Buffer.from(field('api_key', 'client-key') + field('api_secret', 'client-secret')),
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+        ),
+        photo,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const res = await request(`${proxy.url}/imagepp/beta/detectsceneandobject`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body,
+      });
       assert.equal(res.statusCode, 200);
       await res.body.text();
       await proxy.runtime.loop.drain(5000);
