@@ -16,8 +16,8 @@ export type SlotOutcome =
       decision?: Decision;
     };
 
+/** What every image of the server shares; the policy is chosen per request (the controller may route to a safe one). */
 export interface ImageStepDeps {
-  policy: Policy;
   codecLimits: CodecLimits;
   limiter: WorkLimiter;
   deadlineMs: number;
@@ -31,6 +31,7 @@ export async function processSlot(
   slot: ImageSlot,
   apiLimits: ImageLimits,
   context: DecisionContext,
+  policy: Policy,
   deps: ImageStepDeps,
 ): Promise<SlotOutcome> {
   const keep = (reason: string, extra: Partial<SlotOutcome> = {}): SlotOutcome =>
@@ -48,7 +49,7 @@ export async function processSlot(
     if (Math.max(original.width, original.height) > apiLimits.maxSide) return keep('above-maximum', { original });
     let decision: Decision;
     try {
-      decision = await deps.policy.decide(original, context);
+      decision = await policy.decide(original, context);
     } catch {
       return keep('policy-failed', { original });
     }

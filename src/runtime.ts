@@ -37,7 +37,7 @@ export interface RuntimeOverrides {
 export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverrides = {}) {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   // libvips threads per image: 1, since parallelism comes from concurrent requests (--image-concurrency).
-  configureSharp({ maxInputPixels: config.maxInputPixels, concurrency: 1 });
+  configureSharp({ concurrency: 1 });
   const credentials =
     overrides.credentials ?? fromNodeProviderChain(config.awsProfile ? { profile: config.awsProfile } : {});
   const providers = createProviders(config, credentials, config.trustLoopback && isLoopback(config.host));

@@ -97,7 +97,6 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
     });
   const limiter = new WorkLimiter({ concurrency: options.imageConcurrency, maxQueue: options.imageQueue });
   const imageDeps: ImageStepDeps = {
-    policy: deps.policy,
     codecLimits: options.codecLimits,
     limiter,
     deadlineMs: options.imageDeadlineMs,
@@ -241,7 +240,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): ProxyServ
     const slots = await Promise.all(
       extracted.slots.map(async (slot) => {
         const t0 = performance.now();
-        const outcome = await processSlot(slot, limits, context, { ...imageDeps, policy });
+        const outcome = await processSlot(slot, limits, context, policy, imageDeps);
         metrics.imageWorkSeconds.observe((performance.now() - t0) / 1000);
         return outcome;
       }),

@@ -1,5 +1,4 @@
-export type { CodecConfig } from './config.ts';
-export { codecConfigSchema, configureSharp } from './config.ts';
+export { configureSharp } from './config.ts';
 export type { PassReason, RecompressOutcome } from './encode.ts';
 export { encodeJpeg, recompress } from './encode.ts';
 export type { CodecErrorCode } from './errors.ts';

@@ -45,8 +45,11 @@ export interface UpstreamAnswer {
   ms: number;
 }
 
+/** A policy that may route to per-operation models (the PolicyRouter): controllers then track each model's id. */
+type RoutedPolicy = Policy & { policyFor?(context: DecisionContext): Policy };
+
 export interface LearningLoopOptions {
-  policy: Policy;
+  policy: RoutedPolicy;
   sampler: ReferenceSampler;
   log?: DecisionLog;
   referenceKind: 'q75' | 'original';
@@ -218,9 +221,8 @@ function safePolicy(quality: number): Policy {
   return policy;
 }
 
-function modelIdOf(policy: Policy, context: DecisionContext): string {
-  const routed = policy as Policy & { policyFor?: (c: DecisionContext) => Policy };
-  return routed.policyFor ? routed.policyFor(context).id : policy.id;
+function modelIdOf(policy: RoutedPolicy, context: DecisionContext): string {
+  return policy.policyFor ? policy.policyFor(context).id : policy.id;
 }
 
 /** Which agreement the controller tracks: face recall for face operations, text similarity for OCR, else the paper's. */

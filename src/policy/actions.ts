@@ -4,8 +4,3 @@ import type { EncodeAction } from '../codec/types.ts';
 export const defaultActions: readonly EncodeAction[] = Object.freeze(
   Array.from({ length: 10 }, (_, i) => Object.freeze({ quality: 5 + 10 * i })),
 );
-
-/** Short stable label for logs and model ids, e.g. `q35`. */
-export function actionLabel(action: EncodeAction): string {
-  return `q${action.quality}`;
-}

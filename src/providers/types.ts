@@ -1,7 +1,6 @@
 import type { Answer } from '../answer.ts';
 
 export type ProviderName = 'rekognition' | 'facepp' | 'baidu';
-export const providerNames: readonly ProviderName[] = ['rekognition', 'facepp', 'baidu'];
 
 /** Header map with lower-case names, as Node gives them. */
 export type Headers = Record<string, string | string[] | undefined>;
