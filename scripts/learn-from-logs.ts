@@ -15,7 +15,7 @@ import { defaultProxyConfig } from '../src/config/proxy.ts';
 import { startEmulator } from '../src/emulator/main.ts';
 import { createLogger } from '../src/logger.ts';
 import { createRuntime, packageRoot } from '../src/runtime.ts';
-import { hasSharedData, imagenetDir, readPhoto } from '../test/helpers/images.ts';
+import { hasSharedData, imagenetDir, readPhoto } from '../testkit/shared-data.ts';
 
 const { values } = parseArgs({
   options: {

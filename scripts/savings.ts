@@ -11,7 +11,7 @@ import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognit
 import { defaultProxyConfig, type ProxyConfig } from '../src/config/proxy.ts';
 import { createLogger } from '../src/logger.ts';
 import { createRuntime } from '../src/runtime.ts';
-import { hasSharedData, readPhoto, validationPhotos } from '../test/helpers/images.ts';
+import { hasSharedData, readPhoto, validationPhotos } from '../testkit/shared-data.ts';
 
 if (!hasSharedData) {
   console.error('needs ../shared/data/images/imagenet-sample');

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildAdmin } from './admin/admin.ts';
 import { createHistory } from './admin/history.ts';
@@ -15,10 +14,11 @@ import { createLogger } from './logger.ts';
 import { FixedQualityPolicy } from './policy/fixed.ts';
 import { parseModelMap } from './policy/model-map.ts';
 import { PolicyRouter } from './policy/router.ts';
-import { createProviders, isLoopback } from './providers/registry.ts';
-import type { CredentialSource } from './providers/rekognition.ts';
-import { buildServer, serverOptionsFrom } from './server.ts';
-import { createUpstreamAgent, forwardBuffered } from './upstream.ts';
+import { createProviders, isLoopback, providerDescriptors } from './providers/registry.ts';
+import type { CredentialSource, ProviderDescriptor } from './providers/types.ts';
+import { referencePath } from './request/paths.ts';
+import { runPath } from './request/steps.ts';
+import { buildServer, createPathContext, serverOptionsFrom } from './server.ts';
 
 /** Where relative model paths point: the package root, so `npm start` finds models/ from any working directory. */
 export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +26,8 @@ export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 export interface RuntimeOverrides {
   logger?: FastifyBaseLogger;
   credentials?: CredentialSource;
+  /** The upstream APIs (default: the registry's); a test adds a provider of its own here. */
+  descriptors?: readonly ProviderDescriptor[];
   /** How often the status page's history samples the counters (default 10 s). */
   historyIntervalMs?: number;
 }
@@ -38,16 +40,20 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
   const logger = overrides.logger ?? createLogger(config.logLevel);
   // libvips threads per image: 1, since parallelism comes from concurrent requests (--image-concurrency).
   configureSharp({ concurrency: 1 });
-  const credentials =
-    overrides.credentials ?? fromNodeProviderChain(config.awsProfile ? { profile: config.awsProfile } : {});
-  const providers = createProviders(config, credentials, config.trustLoopback && isLoopback(config.host));
+  const descriptors = overrides.descriptors ?? providerDescriptors;
+  const providers = createProviders(
+    config,
+    {
+      maxBodyBytes: config.maxBodyBytes,
+      imageLimits: config.imageLimits,
+      listenerIsPrivate: config.trustLoopback && isLoopback(config.host),
+      ...(overrides.credentials ? { awsCredentials: overrides.credentials } : {}),
+    },
+    descriptors,
+  );
   const metrics = createMetrics();
-  const agent = createUpstreamAgent({
-    connections: config.upstreamConnections,
-    connectTimeoutMs: config.connectTimeoutMs,
-    timeoutMs: config.upstreamTimeoutMs,
-  });
 
+  // Everything the request path shares; the learning loop runs its reference uploads through the same context.
   let loop: LearningLoop | undefined;
   const router = await PolicyRouter.create({
     models: resolveModels(config.policyModels),
@@ -77,6 +83,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     },
   });
 
+  const context = createPathContext(serverOptionsFrom(config), { providers, policy: router, logger, metrics });
   const decisionLog: DecisionLog | undefined = config.decisionLog
     ? await createDecisionLog({
         path: config.decisionLog,
@@ -85,6 +92,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
           ...(config.decisionLogRotateFrequency !== 'never' ? { frequency: config.decisionLogRotateFrequency } : {}),
         },
         sync: config.decisionLogSync,
+        providers: descriptors.map((d) => d.name),
         onError: (error) => logger.error({ code: error.code, error: error.message }, 'decision log error'),
       })
     : undefined;
@@ -110,17 +118,15 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
       boostedReferenceProbability: config.boostedReferenceProbability,
     },
     codecLimits: { maxInputPixels: config.maxInputPixels },
-    send: async (provider, request, head) => {
-      const answer = await forwardBuffered(agent, provider, request, head);
-      return { status: answer.status, body: answer.body, ms: answer.ms };
-    },
+    runReference: (reference) => runPath(referencePath, reference, context),
     logger,
     onReference: (provider, result) => metrics.references.inc({ provider, result }),
   });
   const learningLoop = loop;
   observeLearningLoop(metrics, () => ({ controllers: learningLoop.controllers(), sampler: sampler.counters() }));
 
-  const proxy = buildServer(serverOptionsFrom(config), { providers, policy: router, logger, metrics, agent, loop });
+  context.loop = learningLoop;
+  const proxy = buildServer(context, { maxBodyBytes: config.maxBodyBytes });
   let shuttingDown = false;
   const admin = buildAdmin({
     logger,
@@ -182,7 +188,8 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
       await learningLoop.drain(config.shutdownGraceMs);
       await decisionLog?.close();
       await router.close();
-      await agent.close();
+      // Closed last: reference uploads still in flight after the listener closed use it.
+      await context.agent.close();
       await admin.close();
     },
   };

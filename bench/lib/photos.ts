@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hasSharedData, imagenetDir, validationPhotos } from '../../test/helpers/images.ts';
+import { hasSharedData, imagenetDir, validationPhotos } from '../../testkit/shared-data.ts';
 
 export { hasSharedData, imagenetDir };
 

@@ -1,5 +1,5 @@
 import { encodeJpeg, inspectImage } from '../../src/codec/index.ts';
-import { extractFeatures } from '../../src/policy/features.ts';
+import { featuresOf } from '../../src/policy/features.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { packageRoot } from '../../src/runtime.ts';
 import { loadPhotos } from '../lib/photos.ts';
@@ -23,7 +23,7 @@ export async function run(): Promise<BenchReport> {
     for (let r = 0; r < REPEATS; r++) {
       for (const image of images) {
         const start = performance.now();
-        const features = await extractFeatures(image);
+        const features = featuresOf(image);
         const featured = performance.now();
         await policy.decideFromFeatures(features);
         const decided = performance.now();

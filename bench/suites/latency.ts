@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { startFakeUpstream } from '../../test/helpers/fake-upstream.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { DETECT_LABELS_HEADERS, detectLabelsBody, loadPhotos } from '../lib/photos.ts';
 import { spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';

@@ -1,4 +1,4 @@
-import { startFakeUpstream } from '../../test/helpers/fake-upstream.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { type LoadRequest, load } from '../lib/load.ts';
 import { type ChildServer, spawnHttpProxy, spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';

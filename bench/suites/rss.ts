@@ -1,4 +1,4 @@
-import { startFakeUpstream } from '../../test/helpers/fake-upstream.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { type LoadRequest, load } from '../lib/load.ts';
 import { DETECT_LABELS_HEADERS, detectLabelsBody, loadPhotos } from '../lib/photos.ts';
 import { CONTAINER_ENV, metricSum, spawnProxy } from '../lib/processes.ts';

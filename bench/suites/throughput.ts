@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { startFakeUpstream } from '../../test/helpers/fake-upstream.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { type LoadRequest, load } from '../lib/load.ts';
 import { DETECT_LABELS_HEADERS, detectLabelsBody, loadPhotos } from '../lib/photos.ts';
 import { metricSum, spawnProxy } from '../lib/processes.ts';

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { bool, type ConfigOf, int, loadOptions, num, option, url } from './options.ts';
+import { IMAGE_LIMITS_PATTERN, providerDescriptors, providerOptions } from '../providers/registry.ts';
+import type { ProviderDescriptor } from '../providers/types.ts';
+import { bool, type ConfigOf, int, loadOptions, num, type OptionTable, option } from './options.ts';
 
 const MiB = 1024 * 1024;
 
@@ -17,46 +19,30 @@ export const DEFAULT_POLICY_MODELS = [
   '*=models/default.onnx',
 ].join(',');
 
-/** Every option of `adacompress serve`. The README's configuration table is generated from this (npm run config:table). */
-export const proxyOptions = {
+/** The proxy's own options; each provider adds its own (endpoint, credentials) from its descriptor. */
+export const coreOptions = {
   host: option(z.string().min(1), '127.0.0.1', 'Address the proxy listens on. Use 0.0.0.0 in a container.'),
   port: option(int(0, 65535), 8080, 'Port of the proxy (the one SDKs point at).'),
   adminHost: option(z.string().min(1), '127.0.0.1', 'Address of the admin listener (health, metrics, reload, status).'),
   adminPort: option(int(0, 65535), 9090, 'Port of the admin listener; never the same as --port.'),
-  rekognitionEndpoint: option(
-    z.string().regex(/^https?:\/\/[^/]+$/, 'must be scheme://host[:port], {region} allowed in the host'),
-    'https://rekognition.{region}.amazonaws.com',
-    'Upstream Rekognition origin; {region} is replaced by --rekognition-region or the region of the client signature.',
-  ),
-  rekognitionRegion: option(
-    z.string().regex(/^[a-z0-9-]*$/),
-    '',
-    'Fixed Rekognition region; empty = the region of the client SigV4 credential scope.',
-    '""',
-  ),
-  faceppEndpoint: option(url(), 'https://api-us.faceplusplus.com', 'Upstream Face++ origin (api-cn for China).'),
-  baiduEndpoint: option(url(), 'https://aip.baidubce.com', 'Upstream Baidu AI origin.'),
-  awsProfile: option(
-    z.string(),
-    '',
-    'Profile for the proxy own AWS credentials; empty = the default chain (env, shared files, SSO, instance role).',
-    '""',
-  ),
-  clientKeys: option(
-    z.string().regex(/^([A-Za-z0-9]+:[^,]+)?(,[A-Za-z0-9]+:[^,]+)*$/, 'must be AKID:secret[,AKID:secret...]'),
-    '',
-    'Client access keys whose SigV4 signatures the proxy verifies, as AKID:secret pairs (the proxy own key is always known). Never logged.',
-    '""',
-  ),
-  unverifiedSignatures: option(
-    z.enum(['auto', 'reject', 'allow']),
-    'auto',
-    'What a Rekognition request signed with a key the proxy cannot verify gets: auto = reject unless listening on loopback.',
-  ),
   maxBodyBytes: option(
     int(1024),
     16 * MiB,
     'Largest image request body the proxy buffers (bytes); larger gets 413.',
+    '16 MiB',
+  ),
+  imageLimits: option(
+    z
+      .string()
+      .regex(IMAGE_LIMITS_PATTERN, 'must be key:field=N[,field=N][;key:...] with fields minSide, maxSide, maxBytes'),
+    '',
+    'Overrides of the APIs documented image limits, per provider or provider/operation, e.g. facepp:maxBytes=2000000;rekognition/DetectLabels:maxSide=4096.',
+    '""',
+  ),
+  maxResponseBytes: option(
+    int(1024),
+    16 * MiB,
+    'Largest upstream answer to an image request the proxy buffers to read (bytes); larger ones stream to the client unread and no answer is logged.',
     '16 MiB',
   ),
   maxInputPixels: option(
@@ -180,15 +166,36 @@ export const proxyOptions = {
   referenceBudgetPerMinute: option(int(0), 30, 'Hard cap of reference uploads per minute, whatever the probability.'),
 };
 
-export type ProxyConfig = ConfigOf<typeof proxyOptions>;
+/** Every option of `adacompress serve`: the core ones, then each provider's. The README's table is generated from it. */
+export const proxyOptions = { ...coreOptions, ...providerOptions() } as typeof coreOptions & ProviderOptionTables;
 
-export const defaultProxyConfig = (overrides: Partial<ProxyConfig> = {}): ProxyConfig => {
-  const base = Object.fromEntries(Object.entries(proxyOptions).map(([k, spec]) => [k, spec.default])) as ProxyConfig;
-  return { ...base, ...overrides };
+// The static type of the registered providers' options, derived from the descriptor list's own types.
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type OptionsOf<D> = D extends ProviderDescriptor<infer T> ? T : never;
+type ProviderOptionTables = UnionToIntersection<OptionsOf<(typeof providerDescriptors)[number]>>;
+
+/** The flat config of `serve`: core options and every provider's (a test-only provider may add keys of its own). */
+export type ProxyConfig = ConfigOf<typeof proxyOptions> & Record<string, unknown>;
+
+/** The option table for a list of providers (the registry's by default). */
+export const proxyOptionsFor = (descriptors: readonly ProviderDescriptor[]): OptionTable =>
+  descriptors === providerDescriptors ? proxyOptions : { ...coreOptions, ...providerOptions(descriptors) };
+
+export const defaultProxyConfig = (
+  overrides: Partial<ProxyConfig> = {},
+  descriptors: readonly ProviderDescriptor[] = providerDescriptors,
+): ProxyConfig => {
+  const table = proxyOptionsFor(descriptors);
+  const base = Object.fromEntries(Object.entries(table).map(([k, spec]) => [k, spec.default])) as ProxyConfig;
+  return { ...base, ...overrides } as ProxyConfig;
 };
 
-export function loadProxyConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>) {
-  const config = loadOptions(proxyOptions, argv, env);
+export function loadProxyConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  descriptors: readonly ProviderDescriptor[] = providerDescriptors,
+) {
+  const config = loadOptions(proxyOptionsFor(descriptors), argv, env) as ProxyConfig & { help: boolean };
   if (config.adminPort !== 0 && config.adminPort === config.port && config.adminHost === config.host) {
     throw new Error('invalid --admin-port: must differ from --port so admin routes never shadow an upstream path');
   }

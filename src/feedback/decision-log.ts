@@ -17,8 +17,9 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { z } from 'zod';
+import { providerDescriptors } from '../providers/registry.ts';
 import { rotatedFileName, rotatedNamePattern, splitLogPath } from './read-log.ts';
-import { type DecisionLine, formatIssues, LOG_SCHEMA_VERSION, type ReferenceLine, writeSchemas } from './schema.ts';
+import { type DecisionLine, formatIssues, LOG_SCHEMA_VERSION, type ReferenceLine, writeSchemasFor } from './schema.ts';
 
 // sonic-boom's typings omit these two public fields.
 type SonicBoom = ReturnType<typeof pino.destination> & { fd: number; destroyed: boolean };
@@ -51,6 +52,8 @@ export const decisionLogConfigSchema = z.object({
 });
 
 export type DecisionLogConfig = z.input<typeof decisionLogConfigSchema> & {
+  /** The providers whose decisions may be logged (default: the registry's); a line naming another is refused. */
+  providers?: readonly string[];
   /** Called on a refused line or a write error; the log never throws into the request path. Default: ignore. */
   onError?: (error: DecisionLogError) => void;
   /** Clock for time-based rotation (tests). */
@@ -122,6 +125,7 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
   if (!parsed.success)
     throw new DecisionLogError('INVALID_CONFIG', `decision log: ${formatIssues(parsed.error).join('; ')}`);
   const settings = parsed.data;
+  const writeSchemas = writeSchemasFor(config.providers ?? providerDescriptors.map((d) => d.name));
   const onError = config.onError ?? (() => {});
   const now = config.now ?? Date.now;
   const maxBytes = settings.rotate?.size === undefined ? Number.POSITIVE_INFINITY : parseSize(settings.rotate.size);

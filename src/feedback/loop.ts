@@ -1,49 +1,16 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Answer } from '../answer.ts';
 import { encodeJpeg } from '../codec/index.ts';
-import type { CodecLimits, InspectedImage } from '../codec/types.ts';
-import type { SlotOutcome } from '../pipeline.ts';
+import type { CodecLimits } from '../codec/types.ts';
 import { FixedQualityPolicy } from '../policy/fixed.ts';
 import type { Decision, DecisionContext, Policy } from '../policy/types.ts';
-import type { ExtractedRequest, OutgoingRequest, Provider, RequestHead } from '../providers/types.ts';
-import {
-  type Controller,
-  type ControllerConfig,
-  type ControllerSnapshot,
-  createController,
-  type Route,
-} from './controller.ts';
+import { type Exchange, referenceExchange, type SlotWork, sentBytesOf } from '../request/exchange.ts';
+import type { LearningHooks } from '../request/steps.ts';
+import { type Controller, type ControllerConfig, type ControllerSnapshot, createController } from './controller.ts';
+import { decisionLine } from './decision-line.ts';
 import type { DecisionLog } from './decision-log.ts';
-import type { AcquireResult, ReferenceSampler } from './reference-sampler.ts';
-import { agreement, type RewardWeights, rewardPresets } from './rewards.ts';
-
-/** What the loop decided for one request before its images are touched. */
-export interface RequestPlan {
-  key: string;
-  reference: AcquireResult;
-  route: Route;
-  /** The policy its images go through: the live one, or the controller's safe action while falling back. */
-  policy: Policy;
-}
-
-/** One finished image request, as the server hands it over after the client has its answer. */
-export interface FinishedExchange {
-  id: string;
-  provider: Provider;
-  operation: string;
-  head: RequestHead;
-  extracted: ExtractedRequest;
-  outcomes: readonly SlotOutcome[];
-  upstreamStatus: number;
-  upstreamMs: number;
-  answer: Answer | undefined;
-}
-
-export interface UpstreamAnswer {
-  status: number;
-  body: Buffer;
-  ms: number;
-}
+import type { AcquireOptions, ReferenceSampler } from './reference-sampler.ts';
+import { type RewardSpec, rewardSpec } from './reward-spec.ts';
 
 /** A policy that may route to per-operation models (the PolicyRouter): controllers then track each model's id. */
 type RoutedPolicy = Policy & { policyFor?(context: DecisionContext): Policy };
@@ -55,46 +22,53 @@ export interface LearningLoopOptions {
   referenceKind: 'q75' | 'original';
   controller: Omit<ControllerConfig, 'modelId'>;
   codecLimits: CodecLimits;
-  /** Sends a request to the provider's upstream, signing it where the provider signs (Rekognition). */
-  send: (provider: Provider, request: OutgoingRequest, head: RequestHead) => Promise<UpstreamAnswer>;
+  /** Runs a reference exchange through the request path's rebuild -> sign -> forward -> read-answer steps. */
+  runReference: (reference: Exchange) => Promise<void>;
   logger: FastifyBaseLogger;
   onReference?: (provider: string, result: 'sent' | 'reused' | 'failed') => void;
 }
 
+interface Tracked {
+  controller: Controller;
+  context: DecisionContext;
+  kind: SlotWork['operation']['kind'];
+}
+
 /**
- * The online half of AdaCompress around the proxy: plan each request (reference or not, policy or safe action), log
- * every decision, send reference uploads off the client's path, and feed their agreement to one controller per
- * provider/operation (the inference-estimate-retrain loop of PAPER.md, with a budget).
+ * The online half of AdaCompress around the proxy: plan each request (reference or not; per image the policy or the
+ * safe action), log every decision, send reference uploads off the client's path, and feed their agreement to one
+ * controller per provider/operation (the inference-estimate-retrain loop of PAPER.md, with a budget). Agreement is
+ * measured with the live model's own reward weights (rewardSpec), so online and offline judge alike.
  */
-export class LearningLoop {
+export class LearningLoop implements LearningHooks {
   readonly #options: LearningLoopOptions;
-  readonly #controllers = new Map<string, { controller: Controller; context: DecisionContext }>();
+  readonly #controllers = new Map<string, Tracked>();
   readonly #pending = new Set<Promise<void>>();
 
   constructor(options: LearningLoopOptions) {
     this.#options = options;
   }
 
-  plan(context: DecisionContext): RequestPlan {
-    const key = `${context.provider}/${context.operation}`;
-    const controller = this.#controllerFor(key, context);
-    const reference = this.#options.sampler.tryAcquire(controller.referenceRequest());
-    const route = controller.route(reference.granted);
-    const policy = route.mode === 'safe' ? safePolicy(route.safeQuality ?? 75) : this.#options.policy;
-    return { key, reference, route, policy };
+  plan(exchange: Exchange): void {
+    const tracked = exchange.slots.map((slot) => this.#track(exchange, slot));
+    exchange.reference = this.#options.sampler.tryAcquire(
+      strongest(tracked.map((t) => t.controller.referenceRequest())),
+    );
+    exchange.slots.forEach((slot, i) => {
+      const route = tracked[i]!.controller.route(exchange.reference!.granted);
+      slot.plan = { route, policy: route.mode === 'safe' ? safePolicy(route.safeQuality ?? 75) : this.#options.policy };
+    });
   }
 
   /** Log the decisions and, when the plan asked for one, schedule the reference upload. Never throws. */
-  record(exchange: FinishedExchange, plan: RequestPlan): void {
-    const decided = exchange.outcomes.filter((o) => o.original && o.decision);
+  record(exchange: Exchange): void {
+    const decided = decidedSlots(exchange);
     if (decided.length === 0) return;
-    const ids = decided.map((_outcome, i) => (decided.length > 1 ? `${exchange.id}.${i}` : exchange.id));
-    decided.forEach((outcome, i) => {
-      this.#options.log?.logDecision(decisionLine(exchange, outcome, ids[i]!, plan));
-    });
-    if (!plan.reference.granted || !exchange.answer) return;
-    const job = this.#reference(exchange, decided, ids, plan)
-      .catch((error) => this.#options.logger.warn({ err: error, key: plan.key }, 'reference upload failed'))
+    for (const slot of decided)
+      this.#options.log?.logDecision(decisionLine(exchange, slot, decisionIdOf(exchange, slot)));
+    if (!exchange.reference?.granted || !decided.some((slot) => slot.answer)) return;
+    const job = this.#reference(exchange, decided)
+      .catch((error) => this.#options.logger.warn({ err: error, id: exchange.id }, 'reference upload failed'))
       .finally(() => this.#pending.delete(job));
     this.#pending.add(job);
   }
@@ -117,89 +91,120 @@ export class LearningLoop {
     await Promise.race([Promise.allSettled([...this.#pending]).then(() => undefined), timeout]);
   }
 
-  #controllerFor(key: string, context: DecisionContext): Controller {
-    let entry = this.#controllers.get(key);
-    if (!entry) {
-      const modelId = modelIdOf(this.#options.policy, context);
-      const controller = createController({ ...this.#options.controller, modelId });
+  #track(exchange: Exchange, slot: SlotWork): Tracked {
+    let tracked = this.#controllers.get(slot.key);
+    if (!tracked) {
+      const context = { provider: exchange.provider!.name, operation: slot.operation.name };
+      const controller = createController({ ...this.#options.controller, modelId: this.#policyFor(context).id });
+      const key = slot.key;
       controller.on('transition', (t) => this.#options.logger.warn({ key, ...t }, 'controller state changed'));
       controller.on('retraining-needed', (s) =>
         this.#options.logger.warn({ key, modelId: s.modelId, windowMean: s.windowMean }, 'policy needs retraining'),
       );
-      entry = { controller, context };
-      this.#controllers.set(key, entry);
+      tracked = { controller, context, kind: slot.operation.kind };
+      this.#controllers.set(key, tracked);
     }
-    return entry.controller;
+    return tracked;
   }
 
-  async #reference(
-    exchange: FinishedExchange,
-    decided: readonly SlotOutcome[],
-    ids: readonly string[],
-    plan: RequestPlan,
-  ): Promise<void> {
-    const { kind, replacements, same } = await this.#referenceImages(decided);
-    let answer: Answer | undefined;
-    let status = exchange.upstreamStatus;
+  #policyFor(context: DecisionContext): Policy {
+    const policy = this.#options.policy;
+    return policy.policyFor ? policy.policyFor(context) : policy;
+  }
+
+  /** How agreement is measured for a slot: its task kind, weighted as the live model for it was trained. */
+  #specFor(slot: SlotWork): RewardSpec {
+    const tracked = this.#controllers.get(slot.key);
+    const weights = tracked ? this.#policyFor(tracked.context).rewardWeights : undefined;
+    return rewardSpec(slot.operation.kind, weights);
+  }
+
+  async #reference(exchange: Exchange, decided: readonly SlotWork[]): Promise<void> {
+    const references = await this.#referenceImages(decided);
+    const provider = exchange.provider!.name;
+    const same = decided.every((slot) => sentBytesOf(slot).equals(references.get(slot.field) ?? slot.bytes));
+    let answers: (Answer | undefined)[];
+    let sent: readonly SlotWork[];
+    let status = exchange.response?.status ?? 0;
     let ms = 0;
     if (same) {
       // What was sent is byte for byte the reference: its answer is the reference answer, no second paid call.
-      answer = exchange.answer;
-      this.#options.onReference?.(exchange.provider.name, 'reused');
+      answers = decided.map((slot) => slot.answer);
+      sent = decided;
+      this.#options.onReference?.(provider, 'reused');
     } else {
-      const request = exchange.extracted.rebuild(replacements);
+      const reference = referenceExchange(exchange, references);
       try {
-        const result = await this.#options.send(exchange.provider, request, exchange.head);
-        status = result.status;
-        ms = result.ms;
-        const image = decided.at(-1)?.original;
-        answer = exchange.provider.answer(exchange.operation, result.status, result.body, image);
-        this.#options.onReference?.(exchange.provider.name, 'sent');
+        await this.#options.runReference(reference);
       } catch (error) {
-        this.#options.onReference?.(exchange.provider.name, 'failed');
+        this.#options.onReference?.(provider, 'failed');
         throw error;
+      } finally {
+        if (reference.response && reference.response.raw === undefined) reference.response.body.resume();
       }
+      if (reference.error) {
+        this.#options.onReference?.(provider, 'failed');
+        throw reference.error;
+      }
+      this.#options.onReference?.(provider, 'sent');
+      status = reference.response?.status ?? 0;
+      ms = reference.response?.ms ?? 0;
+      sent = decided.map((slot) => reference.slots.find((r) => r.field === slot.field) ?? slot);
+      answers = sent.map((slot) => slot.answer);
     }
-    decided.forEach((outcome, i) => {
+    decided.forEach((slot, i) => {
+      const id = decisionIdOf(exchange, slot);
+      const referenceBytes = same ? sentBytesOf(slot) : sentBytesOf(sent[i]!);
       this.#options.log?.logReference({
-        id: `${ids[i]}.ref`,
-        decisionId: ids[i]!,
-        kind,
-        bytes: replacements.get(outcome.field)?.length ?? outcome.inputBytes,
+        id: `${id}.ref`,
+        decisionId: id,
+        kind: referenceBytes === slot.bytes ? 'original' : 'q75',
+        bytes: referenceBytes.length,
         upstreamStatus: status,
-        upstreamMs: ms,
-        answer: answer ?? null,
+        upstreamMs: Math.round(ms * 100) / 100,
+        answer: answers[i] ?? null,
       });
-    });
-    if (!answer || !exchange.answer) return;
-    const controller = this.#controllers.get(plan.key)?.controller;
-    const modelId = decided[0]?.decision?.modelId ?? '';
-    controller?.record({
-      agreement: agreement(answer, exchange.answer, weightsFor(exchange.operation, answer)),
-      mode: plan.route.mode,
-      modelId,
+      const referenceAnswer = answers[i];
+      if (!referenceAnswer || !slot.answer) return;
+      this.#controllers.get(slot.key)?.controller.record({
+        agreement: this.#specFor(slot).agreement(referenceAnswer, slot.answer),
+        mode: slot.plan?.route.mode ?? 'policy',
+        modelId: slot.outcome?.decision?.modelId ?? '',
+      });
     });
   }
 
-  async #referenceImages(decided: readonly SlotOutcome[]) {
-    const replacements = new Map<string, Buffer>();
-    let kind: 'q75' | 'original' = this.#options.referenceKind;
-    let same = true;
-    for (const outcome of decided) {
-      const original = outcome.original as InspectedImage;
+  /** The reference image per slot: quality 75 (the paper), or the original when asked or when q75 would be larger. */
+  async #referenceImages(decided: readonly SlotWork[]): Promise<Map<string, Buffer>> {
+    const references = new Map<string, Buffer>();
+    for (const slot of decided) {
+      const original = slot.outcome!.original!;
       let reference = original.bytes;
-      if (kind === 'q75') {
+      if (this.#options.referenceKind === 'q75') {
         const encoded = await encodeJpeg(original, { quality: 75 }, this.#options.codecLimits).catch(() => undefined);
         // A q75 larger than what the client sent would only cost more: the original is the better reference then.
         if (encoded && encoded.bytes.length < original.bytes.length) reference = encoded.bytes;
-        else kind = 'original';
       }
-      replacements.set(outcome.field, reference);
-      const sent = outcome.kind === 'encoded' ? outcome.bytes : original.bytes;
-      if (!sent.equals(reference)) same = false;
+      references.set(slot.field, reference);
     }
-    return { kind, replacements, same };
+    return references;
   }
+}
+
+const decidedSlots = (exchange: Exchange) => exchange.slots.filter((s) => s.outcome?.original && s.outcome.decision);
+
+/** The decision id of a slot: the exchange's id, with the slot's index when the request carries several images. */
+function decisionIdOf(exchange: Exchange, slot: SlotWork): string {
+  return exchange.slots.length > 1 ? `${exchange.id}.${exchange.slots.indexOf(slot)}` : exchange.id;
+}
+
+/** One sampler request for a request's images: the most any of their controllers asks for. */
+function strongest(requests: readonly AcquireOptions[]): AcquireOptions {
+  const probabilities = requests.flatMap((r) => (r.probability === undefined ? [] : [r.probability]));
+  const merged: AcquireOptions = {};
+  if (probabilities.length > 0) merged.probability = Math.max(...probabilities);
+  if (requests.some((r) => r.force)) merged.force = true;
+  return merged;
 }
 
 const safePolicies = new Map<number, Policy>();
@@ -208,57 +213,16 @@ function safePolicy(quality: number): Policy {
   let policy = safePolicies.get(quality);
   if (!policy) {
     const fixed = new FixedQualityPolicy(quality);
+    const id = `controller-safe-q${quality}`;
     policy = {
-      id: `controller-safe-q${quality}`,
+      id,
       decide: async (image, context): Promise<Decision> => ({
         ...(await fixed.decide(image, context)),
         actionIndex: -1,
-        modelId: `controller-safe-q${quality}`,
+        modelId: id,
       }),
     };
     safePolicies.set(quality, policy);
   }
   return policy;
-}
-
-function modelIdOf(policy: RoutedPolicy, context: DecisionContext): string {
-  return policy.policyFor ? policy.policyFor(context).id : policy.id;
-}
-
-/** Which agreement the controller tracks: face recall for face operations, text similarity for OCR, else the paper's. */
-export function weightsFor(operation: string, reference: Answer): Partial<RewardWeights> {
-  if (/face|celebrit/i.test(operation) || reference.faces.length > 0) return rewardPresets.faces;
-  if (/text|ocr/i.test(operation) || reference.text !== undefined) return rewardPresets.text;
-  return rewardPresets.paper;
-}
-
-function decisionLine(exchange: FinishedExchange, outcome: SlotOutcome, id: string, plan: RequestPlan) {
-  const original = outcome.original as InspectedImage;
-  const decision = outcome.decision as Decision;
-  return {
-    id,
-    provider: exchange.provider.name,
-    operation: exchange.operation,
-    ...(exchange.outcomes.length > 1 ? { slot: outcome.field } : {}),
-    upstreamStatus: exchange.upstreamStatus,
-    upstreamMs: Math.round(exchange.upstreamMs * 100) / 100,
-    original: {
-      bytes: outcome.inputBytes,
-      format: original.format,
-      width: original.width,
-      height: original.height,
-      orientation: original.orientation,
-    },
-    ...(decision.features ? { features: decision.features } : {}),
-    action: { quality: decision.action.quality },
-    actionIndex: decision.actionIndex,
-    propensity: decision.propensity,
-    modelId: decision.modelId,
-    bytesSent: outcome.kind === 'encoded' ? outcome.bytes.length : outcome.inputBytes,
-    outcome:
-      outcome.kind === 'encoded' ? { sent: 'encoded' as const } : { sent: 'original' as const, reason: outcome.reason },
-    answer: exchange.answer ?? null,
-    controllerState: { state: plan.route.state, mode: plan.route.mode },
-    reference: { probability: plan.reference.probability, requested: plan.reference.granted },
-  };
 }

@@ -1,20 +1,10 @@
 /**
- * Rewards and agreement measures, shared by the proxy (the controller's agreement) and the trainer. Pure functions of
- * normalised answers (src/answer.ts). `answer` is `undefined` when the upload of the compressed image failed (the API
- * refused it or answered something unreadable): every agreement measure is then 0, since the client got nothing.
- * A reference must be a real answer; whether an empty one makes a training sample is the caller's choice
- * (`isUsableReference` gives the paper's rule).
+ * Agreement measures between two normalised answers (src/answer.ts): the terms reward-spec.ts combines per task kind.
+ * Pure functions. `answer` is `undefined` when the upload of the compressed image failed (the API refused it or
+ * answered something unreadable): every measure is then 0, since the client got nothing. A reference must be a real
+ * answer; whether an empty one makes a training sample is the spec's choice (`isUsableReference` is the paper's rule).
  */
 import type { Answer, Face, Label, PixelBox } from '../answer.ts';
-
-export class RewardError extends Error {
-  readonly code: 'INVALID_REFERENCE_BYTES';
-  constructor(message: string) {
-    super(message);
-    this.name = 'RewardError';
-    this.code = 'INVALID_REFERENCE_BYTES';
-  }
-}
 
 /** Label names compare case-insensitively after trimming: APIs differ in capitalisation, never in spelling. */
 export function labelKey(name: string): string {
@@ -37,24 +27,6 @@ export function paperAccuracy(reference: Answer, answer: Answer | undefined): 0 
   if (!top) return answer.labels.length === 0 ? 1 : 0;
   const key = labelKey(top.name);
   return answer.labels.some((label) => labelKey(label.name) === key) ? 1 : 0;
-}
-
-/** Size term: bytes sent over reference bytes. */
-export function sizeRatio(bytes: number, referenceBytes: number): number {
-  if (!(referenceBytes > 0) || !Number.isFinite(referenceBytes)) {
-    throw new RewardError(`reference bytes must be a positive number, got ${referenceBytes}`);
-  }
-  return bytes / referenceBytes;
-}
-
-/** The paper's reward, exactly: accuracy - bytes / referenceBytes. */
-export function paperReward(
-  reference: Answer,
-  answer: Answer | undefined,
-  bytes: number,
-  referenceBytes: number,
-): number {
-  return paperAccuracy(reference, answer) - sizeRatio(bytes, referenceBytes);
 }
 
 const clampScore = (score: number) => (Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0);
@@ -164,80 +136,4 @@ export function textSimilarity(referenceText: string | undefined, text: string |
   const longest = Math.max(Array.from(a).length, Array.from(b).length);
   if (longest === 0) return 1;
   return 1 - levenshtein(a, b) / longest;
-}
-
-export interface RewardWeights {
-  /** Weight of `paperAccuracy`. */
-  accuracy: number;
-  /** Weight of `labelOverlap`. */
-  overlap: number;
-  /** Weight of `faceRecall` at IoU 0.5. */
-  faces: number;
-  /** Weight of `textSimilarity` (of the answers' `text`). */
-  text: number;
-  /** Weight of the size ratio, subtracted. */
-  size: number;
-}
-
-/** The default is the paper's reward, so `reward(...)` with defaults equals `paperReward(...)`. */
-export const paperWeights: Readonly<RewardWeights> = Object.freeze({
-  accuracy: 1,
-  overlap: 0,
-  faces: 0,
-  text: 0,
-  size: 1,
-});
-
-/**
- * Suggested weights per kind of operation (used by the trainer and the controller when the model card names none):
- * labels: half top-1 kept, half confidence-weighted overlap; faces: recall; text: similarity. Size weight 1 as in
- * the paper, so the scale of rewards stays comparable to the published numbers.
- */
-export const rewardPresets: Readonly<Record<'paper' | 'labels' | 'faces' | 'text', Readonly<RewardWeights>>> =
-  Object.freeze({
-    paper: paperWeights,
-    labels: Object.freeze({ accuracy: 0.5, overlap: 0.5, faces: 0, text: 0, size: 1 }),
-    faces: Object.freeze({ accuracy: 0, overlap: 0, faces: 1, text: 0, size: 1 }),
-    text: Object.freeze({ accuracy: 0, overlap: 0, faces: 0, text: 1, size: 1 }),
-  });
-
-/**
- * How well the answer agrees with the reference, 0..1: the weighted mean of the agreement terms (accuracy, overlap,
- * faces, text) under `weights`, ignoring `size`. What the online controller tracks. With all agreement weights 0 it
- * falls back to `paperAccuracy`.
- */
-export function agreement(
-  reference: Answer,
-  answer: Answer | undefined,
-  weights: Partial<RewardWeights> = paperWeights,
-): number {
-  const w = { ...paperWeights, ...weights };
-  const total = w.accuracy + w.overlap + w.faces + w.text;
-  if (!(total > 0)) return paperAccuracy(reference, answer);
-  return qualityTerms(reference, answer, w) / total;
-}
-
-function qualityTerms(reference: Answer, answer: Answer | undefined, w: RewardWeights): number {
-  // Terms with weight 0 are not computed (text similarity is the costly one).
-  let sum = 0;
-  if (w.accuracy) sum += w.accuracy * paperAccuracy(reference, answer);
-  if (w.overlap) sum += w.overlap * labelOverlap(reference, answer);
-  if (w.faces) sum += w.faces * faceRecall(reference, answer);
-  if (w.text) sum += w.text * textSimilarity(reference.text, answer?.text);
-  return sum;
-}
-
-/**
- * The general reward: accuracy*paperAccuracy + overlap*labelOverlap + faces*faceRecall + text*textSimilarity
- * - size*bytes/referenceBytes. Missing weights take the paper's values (`paperWeights`).
- */
-export function reward(
-  reference: Answer,
-  answer: Answer | undefined,
-  bytes: number,
-  referenceBytes: number,
-  weights: Partial<RewardWeights> = paperWeights,
-): number {
-  const w = { ...paperWeights, ...weights };
-  return qualityTerms(reference, answer, w) - w.size * sizeRatio(bytes, referenceBytes);
 }

@@ -8,16 +8,13 @@
  * Versioning: `v` changes only for an incompatible change. Adding an optional field keeps v: 1.
  */
 import { z } from 'zod';
-import type { ProviderName } from '../providers/types.ts';
 
 export const LOG_SCHEMA_VERSION = 1;
 
-const providers = ['rekognition', 'facepp', 'baidu'] as const satisfies readonly ProviderName[];
-// Fails to compile when a provider is added to ProviderName but not here.
-const _everyProviderListed: ProviderName extends (typeof providers)[number] ? true : never = true;
-void _everyProviderListed;
+/** A provider's name as descriptors spell it; the writer further requires one of the proxy's own (writeSchemasFor). */
+const providerName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a provider name like rekognition');
 
-function buildSchemas(strict: boolean) {
+function buildSchemas(strict: boolean, providers?: readonly string[]) {
   const object = strict ? z.strictObject : z.object;
   const score = z.number().min(0).max(1);
   const count = z.number().int().nonnegative();
@@ -48,7 +45,9 @@ function buildSchemas(strict: boolean) {
     v: z.literal(LOG_SCHEMA_VERSION),
     id,
     time: z.iso.datetime({ offset: true }),
-    provider: z.enum(providers),
+    provider: providers ? z.enum(providers as [string, ...string[]]) : providerName,
+    /** The client's own x-request-id, for correlation (the decision id is the proxy's). */
+    clientRequestId: z.string().min(1).max(128).optional(),
     operation: z.string().min(1).max(128),
     /** Which image slot of the request this decision is about (e.g. SourceImage), when the request carries several. */
     slot: z.string().min(1).max(64).optional(),
@@ -107,8 +106,13 @@ function buildSchemas(strict: boolean) {
 
 /** Lenient: unknown fields are dropped (forward compatible within a version). For readers. */
 export const readSchemas = buildSchemas(false);
-/** Strict: unknown fields are refused. For the writer, so nothing unnamed reaches the log. */
-export const writeSchemas = buildSchemas(true);
+
+/**
+ * Strict: unknown fields are refused, and the provider must be one the proxy serves (the registry's descriptors). For
+ * the writer, so nothing unnamed reaches the log.
+ */
+export const writeSchemasFor = (providers: readonly string[]) => buildSchemas(true, providers);
+export type WriteSchemas = ReturnType<typeof writeSchemasFor>;
 
 export type DecisionLine = z.output<typeof readSchemas.decision>;
 export type ReferenceLine = z.output<typeof readSchemas.reference>;
@@ -165,6 +169,3 @@ export function parseLogLine(text: string): ParseResult {
   }
   return { ok: true, line: parsed.data };
 }
-
-// The reader lives in its own module (file streaming and the join); re-exported here so the trainer has one import.
-export { type JoinedDecision, listDecisionLogFiles, type ReadDecisionLogOptions, readDecisionLog } from './read-log.ts';

@@ -94,14 +94,6 @@ export function featuresOf(image: InspectedImage): Float32Array {
   return featuresFromHeader(featureHeaderOf(image));
 }
 
-/**
- * Same as `featuresOf`, as a promise: the policy contract's entry point (version 1 decoded a thumbnail here).
- * Kept async so callers need not change; it does no I/O.
- */
-export async function extractFeatures(image: InspectedImage): Promise<Float32Array> {
-  return featuresOf(image);
-}
-
 /** Pure and deterministic: the trainer recomputes features from a stored header with this. */
 export function featuresFromHeader(header: FeatureHeader): Float32Array {
   const out = new Float32Array(featureNames.length);

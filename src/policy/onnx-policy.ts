@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import type { EncodeAction, InspectedImage } from '../codec/types.ts';
 import { PolicyError } from './errors.ts';
 import { actionProbabilities, type Exploration, sampleIndex } from './exploration.ts';
-import { extractFeatures, FEATURE_VERSION, featureNames } from './features.ts';
+import { FEATURE_VERSION, featureNames, featuresOf } from './features.ts';
 import { type PolicyMetadata, parsePolicyMetadata } from './model-metadata.ts';
 import { readOnnxMetadata } from './onnx-writer.ts';
 import type { Rng } from './rng.ts';
@@ -29,6 +29,7 @@ export class OnnxPolicy implements Policy {
   readonly id: string;
   readonly metadata: PolicyMetadata;
   readonly actions: readonly EncodeAction[];
+  readonly rewardWeights: Readonly<Record<string, number>>;
   readonly #session: ort.InferenceSession;
   readonly #exploration: Exploration;
   readonly #rng: Rng;
@@ -38,6 +39,7 @@ export class OnnxPolicy implements Policy {
     this.metadata = metadata;
     this.id = metadata.model_id;
     this.actions = Object.freeze(metadata.actions.map((a) => Object.freeze({ ...a })));
+    this.rewardWeights = Object.freeze({ ...metadata.reward_weights });
     this.#exploration = options.exploration;
     this.#rng = options.rng ?? Math.random;
   }
@@ -109,7 +111,7 @@ export class OnnxPolicy implements Policy {
   }
 
   async decide(image: InspectedImage, _context: DecisionContext): Promise<Decision> {
-    return this.decideFromFeatures(await extractFeatures(image));
+    return this.decideFromFeatures(featuresOf(image));
   }
 
   async decideFromFeatures(features: Float32Array): Promise<Decision> {

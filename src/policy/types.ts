@@ -1,9 +1,8 @@
 import type { EncodeAction, InspectedImage } from '../codec/types.ts';
-import type { ProviderName } from '../providers/types.ts';
 
 /** Where a decision is made: policies may be chosen per provider and operation. */
 export interface DecisionContext {
-  provider: ProviderName;
+  provider: string;
   operation: string;
 }
 
@@ -22,5 +21,7 @@ export interface Decision {
 /** Image features in, action with propensity out. Implementations: fixed quality, ONNX network. */
 export interface Policy {
   readonly id: string;
+  /** The reward weights it was trained for (a model's `reward_weights`): how its agreement is judged online. */
+  readonly rewardWeights?: Readonly<Record<string, number>>;
   decide(image: InspectedImage, context: DecisionContext): Promise<Decision>;
 }

@@ -1,163 +1,150 @@
 /**
- * Sends one image to one API operation the way a client would, and reads the answer with the SAME provider code the
- * proxy uses (`Provider.answer`), so collected answers are exactly what the proxy's decision log would hold.
+ * Sends one image to one API operation the way a client would, and reads the answer with the SAME code the proxy uses:
+ * each provider descriptor builds the client's request, and the request path's own sign -> forward -> read-answer
+ * steps send it and normalise the answer, so collected answers are exactly what the proxy's decision log would hold.
  */
+import { buffer as readAll } from 'node:stream/consumers';
+import pino from 'pino';
+import { createMetrics } from '../admin/metrics.ts';
 import type { Answer } from '../answer.ts';
-import { createBaiduProvider } from '../providers/baidu.ts';
-import { createFaceppProvider } from '../providers/facepp.ts';
-import { createRekognitionProvider } from '../providers/rekognition.ts';
-import type { OutgoingRequest, Provider } from '../providers/types.ts';
+import type { InspectedImage } from '../codec/types.ts';
+import { WorkLimiter } from '../limiter.ts';
+import { FixedQualityPolicy } from '../policy/fixed.ts';
+import { findOperation, providerDescriptors, settingsOf } from '../providers/registry.ts';
+import type { DecodedResponse, OutgoingRequest, Provider, ProviderDescriptor } from '../providers/types.ts';
+import { createExchange, type SlotWork } from '../request/exchange.ts';
+import { forward } from '../request/forward.ts';
+import { readAnswer } from '../request/read-answer.ts';
+import { sign } from '../request/sign.ts';
+import { type PathContext, runPath } from '../request/steps.ts';
+import { createUpstreamAgent, sendUpstream } from '../request/upstream.ts';
 
-/** The operations collect knows how to call, by router key (provider/operation). */
-export const collectKeys = [
-  'rekognition/DetectLabels',
-  'rekognition/DetectFaces',
-  'baidu/image-classify/v2/advanced_general',
-  'baidu/face/v3/detect',
-  'facepp/imagepp/beta/detectsceneandobject',
-  'facepp/facepp/v3/detect',
-] as const;
-export type CollectKey = (typeof collectKeys)[number];
-
-export interface Endpoints {
-  rekognition: string;
-  facepp: string;
-  baidu: string;
-}
-
-export interface ApiCredentials {
-  awsAccessKeyId: string;
-  awsSecretAccessKey: string;
-  awsRegion: string;
-  faceppApiKey: string;
-  faceppApiSecret: string;
-  baiduApiKey: string;
-  baiduSecretKey: string;
-}
-
-/** The emulator's documented credentials (docs/EMULATOR.md). */
-export const emulatorCredentials: ApiCredentials = {
-  awsAccessKeyId: 'AKIDEMULATOR',
-  awsSecretAccessKey: 'emulator-secret',
-  awsRegion: 'us-east-1',
-  faceppApiKey: 'emulator-key',
-  faceppApiSecret: 'emulator-secret',
-  baiduApiKey: 'emulator-ak',
-  baiduSecretKey: 'emulator-sk',
-};
+/** The operations collect knows how to call, by router key (provider/operation): what the descriptors' clients offer. */
+export const collectKeys: readonly string[] = providerDescriptors.flatMap((d) =>
+  (d.client?.operations ?? []).map((operation) => `${d.name}/${operation}`),
+);
 
 export interface CallResult {
   status: number;
   answer: Answer | null;
 }
 
-export interface ApiClient {
-  call(key: CollectKey, image: Buffer, size: { width: number; height: number }): Promise<CallResult>;
+/** One image sent at one action: the client's image, and what was encoded from it. */
+export interface CallImage {
+  original: InspectedImage;
+  bytes: Buffer;
+  width: number;
+  height: number;
 }
 
-const MAX_BODY = 16 * 1024 * 1024;
+export interface ApiClient {
+  call(key: string, image: CallImage): Promise<CallResult>;
+  close(): Promise<void>;
+}
 
 export function splitKey(key: string): { provider: string; operation: string } {
   const slash = key.indexOf('/');
   return { provider: key.slice(0, slash), operation: key.slice(slash + 1) };
 }
 
-export function createApiClient(endpoints: Endpoints, credentials: ApiCredentials, timeoutMs = 60_000): ApiClient {
-  const rekognition = createRekognitionProvider({
-    endpoint: endpoints.rekognition,
-    region: credentials.awsRegion,
-    credentials: async () => ({
-      accessKeyId: credentials.awsAccessKeyId,
-      secretAccessKey: credentials.awsSecretAccessKey,
-    }),
-    clientSecrets: new Map(),
-    unverified: 'allow',
-    maxBodyBytes: MAX_BODY,
-  });
-  const facepp = createFaceppProvider({ origin: endpoints.facepp, maxBodyBytes: MAX_BODY });
-  const baidu = createBaiduProvider({ origin: endpoints.baidu, maxBodyBytes: MAX_BODY });
-  let baiduToken: Promise<string> | undefined;
+/** Credentials by provider name; the emulator's documented ones (docs/EMULATOR.md) for each provider with a client. */
+export type ApiCredentials = Record<string, Readonly<Record<string, string>>>;
+export const emulatorCredentials: ApiCredentials = Object.fromEntries(
+  providerDescriptors.flatMap((d) => (d.client ? [[d.name, d.client.emulatorCredentials]] : [])),
+);
+export const credentialsFromEnv = (env: Readonly<Record<string, string | undefined>>): ApiCredentials =>
+  Object.fromEntries(
+    providerDescriptors.flatMap((d) => (d.client ? [[d.name, d.client.credentialsFromEnv(env)]] : [])),
+  );
 
-  const send = async (origin: string, request: OutgoingRequest): Promise<{ status: number; body: Buffer }> => {
-    const response = await fetch(new URL(request.url, origin), {
-      method: request.method,
-      headers: request.headers,
-      body: new Uint8Array(request.body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+const MAX_BODY = 64 * 1024 * 1024;
+
+/** A client of every provider, each pointed at `endpoints[name]` (an emulator or the real API). */
+export function createApiClient(
+  endpoints: Readonly<Record<string, string>>,
+  credentials: ApiCredentials,
+  timeoutMs = 60_000,
+  descriptors: readonly ProviderDescriptor[] = providerDescriptors,
+): ApiClient {
+  const agent = createUpstreamAgent({ connections: 16, connectTimeoutMs: timeoutMs, timeoutMs });
+  const context: PathContext = {
+    providers: [],
+    agent,
+    limiter: new WorkLimiter({ concurrency: 1, maxQueue: 0 }),
+    codecLimits: { maxInputPixels: Number.MAX_SAFE_INTEGER },
+    imageDeadlineMs: timeoutMs,
+    maxResponseBytes: MAX_BODY,
+    policy: new FixedQualityPolicy(75),
+    metrics: createMetrics(),
+    logger: pino({ level: 'silent' }),
   };
-
-  const token = (): Promise<string> => {
-    baiduToken ??= (async () => {
-      const query = new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: credentials.baiduApiKey,
-        client_secret: credentials.baiduSecretKey,
+  const providers = new Map<string, Provider>();
+  const providerOf = (descriptor: ProviderDescriptor): Provider => {
+    let provider = providers.get(descriptor.name);
+    if (!provider) {
+      const settings = { ...settingsOf(descriptor, {}), [descriptor.endpointOption]: endpoints[descriptor.name] };
+      provider = descriptor.create(settings as never, {
+        maxBodyBytes: MAX_BODY,
+        listenerIsPrivate: true,
+        operations: new Map(descriptor.operations.map((o) => [o.name, o])),
+        ...descriptor.client?.context?.(credentials[descriptor.name] ?? {}),
       });
-      const response = await fetch(new URL(`/oauth/2.0/token?${query}`, endpoints.baidu), { method: 'POST' });
-      const body = (await response.json()) as { access_token?: string };
-      if (!body.access_token) {
-        baiduToken = undefined;
-        throw new Error(`Baidu token request failed (HTTP ${response.status})`);
-      }
-      return body.access_token;
-    })();
-    return baiduToken;
+      providers.set(descriptor.name, provider);
+    }
+    return provider;
   };
-
-  const read = (
-    provider: Provider,
-    operation: string,
-    status: number,
-    body: Buffer,
-    size: { width: number; height: number },
-  ) => provider.answer(operation, status, body, size) ?? null;
+  // The client's own preliminary calls (Baidu's token request): plain sends to the provider's origin.
+  const transports = new Map<string, (request: OutgoingRequest) => Promise<DecodedResponse>>();
+  const transportOf = (provider: Provider) => {
+    let transport = transports.get(provider.name);
+    if (!transport) {
+      transport = async (request) => {
+        const head = { method: request.method, url: request.url, headers: request.headers };
+        const response = await sendUpstream(agent, provider.upstreamOrigin(head), request);
+        return { status: response.status, body: await readAll(response.body) };
+      };
+      transports.set(provider.name, transport);
+    }
+    return transport;
+  };
 
   return {
-    async call(key, image, size) {
-      const { provider, operation } = splitKey(key);
-      if (provider === 'rekognition') {
-        const body = Buffer.from(JSON.stringify({ Image: { Bytes: image.toString('base64') } }));
-        const head = {
-          method: 'POST',
-          url: '/',
-          headers: {
-            'content-type': 'application/x-amz-json-1.1',
-            'x-amz-target': `RekognitionService.${operation}`,
+    async call(key, image) {
+      const found = findOperation(key, descriptors);
+      if (!found?.descriptor.client) throw new Error(`collect: no client for ${key}`);
+      const { descriptor, operation } = found;
+      const client = found.descriptor.client;
+      const provider = providerOf(descriptor);
+      const creds = credentials[descriptor.name] ?? {};
+      const request = await client.request(operation, image.bytes, creds, transportOf(provider));
+      const head = { method: request.method, url: request.url, headers: request.headers };
+      const extracted = provider.extract({ ...head, body: request.body }, operation);
+      const exchange = createExchange(head, new AbortController().signal);
+      exchange.provider = provider;
+      exchange.operation = operation;
+      exchange.body = request.body;
+      exchange.outgoing = request;
+      exchange.slots = (extracted?.slots ?? []).map(
+        (slot): SlotWork => ({
+          field: slot.field,
+          operation,
+          key,
+          bytes: image.original.bytes,
+          outcome: {
+            kind: 'encoded',
+            original: image.original,
+            bytes: image.bytes,
+            width: image.width,
+            height: image.height,
+            decision: { action: { quality: 0 }, actionIndex: -1, propensity: 1, modelId: 'collect' },
           },
-        };
-        const signed = await rekognition.sign!({ ...head, body }, head);
-        const { status, body: answer } = await send(rekognition.upstreamOrigin(head), signed);
-        return { status, answer: read(rekognition, operation, status, answer, size) };
-      }
-      if (provider === 'facepp') {
-        const form = new FormData();
-        form.set('api_key', credentials.faceppApiKey);
-        form.set('api_secret', credentials.faceppApiSecret);
-        form.set('image_file', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'image.jpg');
-        const response = await fetch(new URL(`/${operation}`, endpoints.facepp), {
-          method: 'POST',
-          body: form,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const body = Buffer.from(await response.arrayBuffer());
-        return { status: response.status, answer: read(facepp, operation, response.status, body, size) };
-      }
-      if (provider === 'baidu') {
-        const url = `/rest/2.0/${operation}?access_token=${encodeURIComponent(await token())}`;
-        const json = operation.startsWith('face/');
-        // Faces: ask for up to 10 (the API's default is the largest face only, which would make recall trivial).
-        const body = json
-          ? Buffer.from(JSON.stringify({ image: image.toString('base64'), image_type: 'BASE64', max_face_num: 10 }))
-          : Buffer.from(`image=${encodeURIComponent(image.toString('base64'))}`);
-        const headers = {
-          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
-        };
-        const { status, body: answer } = await send(endpoints.baidu, { method: 'POST', url, headers, body });
-        return { status, answer: read(baidu, operation, status, answer, size) };
-      }
-      throw new Error(`collect: no client for ${key}`);
+        }),
+      );
+      await runPath([sign, forward, readAnswer], exchange, context);
+      if (exchange.response && exchange.response.raw === undefined) exchange.response.body.resume();
+      // The answer about the last image (CompareFaces: the target), as the log of a one-image request holds it.
+      return { status: exchange.response?.status ?? 0, answer: exchange.slots.at(-1)?.answer ?? null };
     },
+    close: () => agent.close(),
   };
 }

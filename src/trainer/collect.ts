@@ -11,14 +11,15 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { encodeJpeg } from '../codec/encode.ts';
 import { inspectImage } from '../codec/inspect.ts';
-import { commandOptions, int, type loadOptions, num, option } from '../config/options.ts';
+import { commandOptions, int, type loadOptions, num, type OptionSpec, option } from '../config/options.ts';
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
+import { providerDescriptors } from '../providers/registry.ts';
 import {
   type ApiClient,
-  type CollectKey,
   collectKeys,
   createApiClient,
+  credentialsFromEnv,
   emulatorCredentials,
   splitKey,
 } from './api-client.ts';
@@ -46,7 +47,7 @@ const keyList = z
       .map((s) => s.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.enum(collectKeys)).min(1));
+  .pipe(z.array(z.enum(collectKeys as [string, ...string[]])).min(1));
 
 export const collectOptions = {
   images: option(
@@ -83,9 +84,7 @@ export const collectOptions = {
     'emulator',
     '`emulator` starts one in this process; otherwise the base URL of every API (use the *Endpoint flags to split).',
   ),
-  rekognitionEndpoint: option(z.string(), '', 'Rekognition origin (default: target).'),
-  faceppEndpoint: option(z.string(), '', 'Face++ origin (default: target).'),
-  baiduEndpoint: option(z.string(), '', 'Baidu origin (default: target).'),
+  ...endpointOptions(),
   budget: option(
     int(0),
     0,
@@ -94,6 +93,15 @@ export const collectOptions = {
   emulatorWorkers: option(int(0, 64), 2, 'Inference worker threads of the in-process emulator.'),
   maxInputPixels: option(num(1), 40_000_000, 'Largest image decoded.'),
 };
+
+/** `--<provider>-endpoint` per provider with a client: its origin when it differs from --target. */
+function endpointOptions(): Record<string, OptionSpec<string>> {
+  return Object.fromEntries(
+    providerDescriptors
+      .filter((d) => d.client)
+      .map((d) => [d.endpointOption, option(z.string(), '', `${d.name} origin (default: target).`)]),
+  );
+}
 
 export type CollectConfig = Omit<ReturnType<typeof loadOptions<typeof collectOptions>>, 'help'>;
 
@@ -136,8 +144,8 @@ export async function collect(
 ): Promise<CollectSummary> {
   const started = Date.now();
   await mkdir(config.out, { recursive: true });
-  const keys = config.apis as CollectKey[];
-  const done = new Map<CollectKey, Set<string>>();
+  const keys = config.apis;
+  const done = new Map<string, Set<string>>();
   for (const key of keys) {
     const records = await readRecords(join(config.out, recordFileName(key)));
     done.set(key, new Set(records.map((r) => r.image)));
@@ -162,15 +170,17 @@ export async function collect(
     const image = await inspectImage(bytes, limits);
     const features = featuresOf(image);
     const encoded = await Promise.all(defaultActions.map((a) => encodeJpeg(image, a, limits)));
-    const size = { width: image.width, height: image.height };
     for (const key of keys) {
       if (done.get(key)!.has(item.name)) continue;
       const outcomes = await Promise.all(
         defaultActions.map((action, i) =>
           callSlot(async () => {
-            const body = encoded[i]!.bytes;
+            const sent = encoded[i]!;
+            const body = sent.bytes;
             calls++;
-            const result = await client.call(key, body, size).catch(() => ({ status: 0, answer: null }));
+            const result = await client
+              .call(key, { original: image, ...sent })
+              .catch(() => ({ status: 0, answer: null }));
             if (result.answer === null) failedCalls++;
             return { quality: action.quality, bytes: body.length, status: result.status, answer: result.answer };
           }),
@@ -248,24 +258,9 @@ export async function run(argv: string[]): Promise<void> {
   if (!useEmulator && (config.budget === 0 || calls > config.budget)) {
     throw new Error(`${calls} calls exceed the budget (${config.budget}); raise --budget or ${ENV_PREFIX}BUDGET`);
   }
-  const client = createApiClient(
-    {
-      rekognition: config.rekognitionEndpoint || base,
-      facepp: config.faceppEndpoint || base,
-      baidu: config.baiduEndpoint || base,
-    },
-    useEmulator
-      ? emulatorCredentials
-      : {
-          awsAccessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
-          awsSecretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
-          awsRegion: env.AWS_REGION ?? 'us-east-1',
-          faceppApiKey: env[`${ENV_PREFIX}FACEPP_API_KEY`] ?? '',
-          faceppApiSecret: env[`${ENV_PREFIX}FACEPP_API_SECRET`] ?? '',
-          baiduApiKey: env[`${ENV_PREFIX}BAIDU_API_KEY`] ?? '',
-          baiduSecretKey: env[`${ENV_PREFIX}BAIDU_SECRET_KEY`] ?? '',
-        },
-  );
+  const settings = config as unknown as Record<string, string>;
+  const endpoints = Object.fromEntries(providerDescriptors.map((d) => [d.name, settings[d.endpointOption] || base]));
+  const client = createApiClient(endpoints, useEmulator ? emulatorCredentials : credentialsFromEnv(env));
   const stop: StopSignal = { stopped: false };
   const onInterrupt = () => {
     if (stop.stopped) process.exit(130);
@@ -291,6 +286,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   } finally {
     process.off('SIGINT', onInterrupt);
+    await client.close();
     await closeEmulator();
   }
 }

@@ -2,17 +2,22 @@
  * Full-information records -> per-image tables of what every action would have earned: agreement with the reference
  * (the answer at quality 75, the paper's reference), confidence-weighted label overlap, bytes and size ratio vs q75.
  */
-import { faceRecall, isUsableReference, labelOverlap, paperAccuracy } from '../feedback/rewards.ts';
+import { type RewardSpec, rewardSpec } from '../feedback/reward-spec.ts';
+import { faceRecall, labelOverlap } from '../feedback/rewards.ts';
+import { findOperation } from '../providers/registry.ts';
+import type { TaskKind } from '../providers/types.ts';
 import type { CollectedRecord, Split } from './data.ts';
 
 export const REFERENCE_QUALITY = 75;
 
-export type TaskKind = 'labels' | 'faces';
-
-/** Face operations are judged by face recall at IoU 0.5; everything else by the paper's top-1 accuracy. */
+/** What an operation's answers are about, from its provider's descriptor (labels when the key is unknown). */
 export function taskKindOf(key: string): TaskKind {
-  return /DetectFaces$|\/face\/v3\/detect$|facepp\/v3\/detect$/.test(key) ? 'faces' : 'labels';
+  return findOperation(key)?.operation.kind ?? 'labels';
 }
+
+/** The reward spec the trainer, the gate and OPE judge a key's answers by (the same the proxy's controller uses). */
+export const rewardSpecOf = (key: string, weights?: Partial<Record<string, number>>): RewardSpec =>
+  rewardSpec(taskKindOf(key), weights);
 
 export interface ImageRow {
   image: string;
@@ -20,9 +25,9 @@ export interface ImageRow {
   features: number[];
   featureVersion: number;
   qualities: number[];
-  /** Agreement with the reference per action: paper accuracy (labels) or face recall (faces). */
+  /** Agreement with the reference per action, by the key's reward spec (labels: paper accuracy; faces: recall). */
   accuracy: number[];
-  /** Confidence-weighted label overlap per action (labels; equals accuracy for faces). */
+  /** Confidence-weighted label overlap per action (labels; face recall for faces). */
   overlap: number[];
   bytes: number[];
   /** bytes / reference bytes, per action. */
@@ -40,13 +45,12 @@ export interface Dataset {
 
 export function buildDataset(key: string, records: readonly CollectedRecord[]): Dataset {
   const kind = taskKindOf(key);
+  const spec = rewardSpec(kind);
   const rows: ImageRow[] = [];
   let dropped = 0;
   for (const record of records) {
     const reference = record.outcomes.find((o) => o.quality === REFERENCE_QUALITY);
-    const usable =
-      reference?.answer && (kind === 'faces' ? true : isUsableReference(reference.answer)) && reference.bytes > 0;
-    if (!usable || !reference?.answer) {
+    if (!reference || !spec.usableReference(reference.answer) || !(reference.bytes > 0)) {
       dropped++;
       continue;
     }
@@ -58,7 +62,7 @@ export function buildDataset(key: string, records: readonly CollectedRecord[]): 
       features: record.features.values,
       featureVersion: record.features.version,
       qualities: record.outcomes.map((o) => o.quality),
-      accuracy: answers.map((a) => (kind === 'faces' ? faceRecall(ref, a) : paperAccuracy(ref, a))),
+      accuracy: answers.map((a) => spec.agreement(ref, a)),
       overlap: answers.map((a) => (kind === 'faces' ? faceRecall(ref, a) : labelOverlap(ref, a))),
       bytes: record.outcomes.map((o) => o.bytes),
       ratio: record.outcomes.map((o) => o.bytes / reference.bytes),

@@ -19,6 +19,7 @@ import {
   oracleAtAccuracy,
   oracleChoice,
   type PolicyMetrics,
+  rewardSpecOf,
 } from './dataset.ts';
 import { evaluateOnLogs, readLoggedSamples } from './logs.ts';
 import type { OpeResult } from './ope.ts';
@@ -211,19 +212,14 @@ export async function run(argv: string[]): Promise<void> {
     });
     const scores = new Map<number[], number[]>();
     for (const s of samples) scores.set(s.features, Array.from(await policy.scores(Float32Array.from(s.features))));
+    // Judged by the reward the model was trained for (its reward_weights), as the proxy's controller judges it.
+    const spec = rewardSpecOf(options.key, policy.rewardWeights);
     await policy.release();
-    const w = Number(
-      (
-        JSON.parse(readOnnxMetadata(new Uint8Array(await readFile(options.model))).reward_weights ?? '{}') as {
-          size?: number;
-        }
-      ).size ?? 1,
-    );
     // DR's reward model: the policy's own scores (expected rewards under its weights).
     const ope = evaluateOnLogs(
       samples,
       (f) => scores.get(f)!,
-      w,
+      spec,
       (f) => scores.get(f)!,
       options.seed,
     );

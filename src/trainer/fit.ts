@@ -13,13 +13,17 @@
  * mean: a held-out set the size of the validation split lands anywhere in that spread, so the margin a target needs
  * is measured per API instead of guessed (docs/TRAINING.md).
  */
+import { type RewardSpec, rewardSpec } from '../feedback/reward-spec.ts';
 import { featureNames } from '../policy/features.ts';
 import type { Activation, DenseLayer } from '../policy/onnx-writer.ts';
 import { seededRng } from '../policy/rng.ts';
+import type { TaskKind } from '../providers/types.ts';
 import type { ImageRow } from './dataset.ts';
 import { Mlp, type Sample, type TrainOptions } from './mlp.ts';
 
 export interface FitOptions extends TrainOptions {
+  /** The task kind of the data: its reward spec combines predicted agreement and size. */
+  kind: TaskKind;
   hidden: number[];
   /** Indices of the features the network uses (the rest get zero weights in the export). */
   inputs: number[];
@@ -49,6 +53,7 @@ export const defaultSizeWeights: number[] = Array.from(
 );
 
 export const defaultFitOptions: FitOptions = {
+  kind: 'labels',
   // Few epochs and one small hidden layer: agreement is a noisy 0/1 signal on 640-800 images; longer training
   // overfits it and lands below the fixed-quality frontier in cross-validation (docs/TRAINING.md).
   epochs: 30,
@@ -117,16 +122,17 @@ export function predictHeads(
   return { accuracy: out.slice(0, n), ratio: out.slice(n) };
 }
 
+/** The action with the best predicted reward (the spec's agreement - size x ratio) among those allowed. */
 export function greedy(
   heads: { accuracy: number[]; ratio: number[] },
-  sizeWeight: number,
+  spec: RewardSpec,
   allowed?: readonly boolean[],
 ): number {
   let best = 0;
   let bestScore = Number.NEGATIVE_INFINITY;
   heads.accuracy.forEach((a, k) => {
     if (allowed && !allowed[k]) return;
-    const score = a - sizeWeight * heads.ratio[k]!;
+    const score = spec.reward(a, heads.ratio[k]!);
     if (score > bestScore) {
       bestScore = score;
       best = k;
@@ -193,9 +199,10 @@ export function crossValidate(rows: readonly ImageRow[], options: FitOptions): C
       const nets = fitEnsemble(train, { ...options, seed: options.seed + 100 * repeat + fold + 1 });
       const heads = held.map((row) => predictHeads(nets, row, options.inputs));
       weights.forEach((sizeWeight, t) => {
+        const spec = rewardSpec(options.kind, { size: sizeWeight });
         let agreed = 0;
         held.forEach((row, i) => {
-          const k = greedy(heads[i]!, sizeWeight, allowed);
+          const k = greedy(heads[i]!, spec, allowed);
           agreed += row.accuracy[k]!;
           sizeRatio[t]! += row.ratio[k]! / (rows.length * repeats);
         });

@@ -3,13 +3,14 @@
  * with reference answers. Each decision with a usable reference becomes (features, action, propensity, agreement,
  * size ratio); the network is fitted by importance-weighted regression on the logged action's outputs only.
  */
-import { faceRecall, isUsableReference, paperAccuracy } from '../feedback/rewards.ts';
-import { listDecisionLogFiles, readDecisionLog } from '../feedback/schema.ts';
+
+import { listDecisionLogFiles, readDecisionLog } from '../feedback/read-log.ts';
+import type { RewardSpec } from '../feedback/reward-spec.ts';
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
-import { taskKindOf } from './dataset.ts';
+import { rewardSpecOf } from './dataset.ts';
 import { allowedActions, defaultFitOptions, exportPolicyLayers } from './fit.ts';
 import { Mlp, type Sample } from './mlp.ts';
 import { greedyDistribution, type LoggedSample, offPolicyEstimates } from './ope.ts';
@@ -29,20 +30,19 @@ export const MAX_IMPORTANCE_WEIGHT = 50;
 
 export async function readLoggedSamples(path: string, key: string): Promise<LoggedDecision[]> {
   const { provider, operation } = splitKey(key);
-  const kind = taskKindOf(key);
+  const spec = rewardSpecOf(key);
   const files = await listDecisionLogFiles(path);
   const out: LoggedDecision[] = [];
   for await (const { decision, reference } of readDecisionLog(files.length > 0 ? files : [path])) {
     if (decision.provider !== provider || decision.operation !== operation) continue;
-    if (!reference?.answer || reference.bytes <= 0) continue;
-    if (kind === 'labels' && !isUsableReference(reference.answer)) continue;
+    if (!reference || !spec.usableReference(reference.answer) || reference.bytes <= 0) continue;
     if (decision.actionIndex < 0 || decision.features?.version !== FEATURE_VERSION) continue;
     const answer = decision.answer ?? undefined;
     out.push({
       features: decision.features.values,
       action: decision.actionIndex,
       propensity: decision.propensity,
-      accuracy: kind === 'faces' ? faceRecall(reference.answer, answer) : paperAccuracy(reference.answer, answer),
+      accuracy: spec.agreement(reference.answer, answer),
       ratio: decision.bytesSent / reference.bytes,
     });
   }
@@ -73,14 +73,15 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   );
   const { layers, activations } = exportPolicyLayers(net, inputs, featureNames.length, sizeWeight, allowed);
   const { provider, operation } = splitKey(config.key);
-  const ope = evaluateOnLogs(samples, (f) => forwardMlp(layers, activations, f), sizeWeight);
+  const spec = rewardSpecOf(config.key, { size: sizeWeight });
+  const ope = evaluateOnLogs(samples, (f) => forwardMlp(layers, activations, f), spec);
   const modelId =
     config.modelId || `${config.key.replace(/[^A-Za-z0-9]+/g, '-')}-logs-f${FEATURE_VERSION}-s${config.seed}`;
   const bytes = encodePolicy(layers, activations, {
     modelId,
     provider,
     operation,
-    rewardWeights: { [taskKindOf(config.key) === 'faces' ? 'faces' : 'accuracy']: 1, size: sizeWeight },
+    rewardWeights: { ...spec.weights },
     dataSummary: {
       source: 'decision logs (bandit feedback, IPS-weighted regression)',
       decisions: samples.length,
@@ -92,11 +93,11 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   return { bytes, modelId, sizeWeight, trainImages: samples.length };
 }
 
-/** OPE of a scoring function (greedy on its scores) on logged decisions, reward = accuracy - w * ratio. */
+/** OPE of a scoring function (greedy on its scores) on logged decisions, reward by the key's reward spec. */
 export function evaluateOnLogs(
   samples: readonly LoggedDecision[],
   scores: (features: number[]) => ArrayLike<number>,
-  sizeWeight: number,
+  spec: RewardSpec,
   rewardModel?: (features: number[]) => ArrayLike<number>,
   seed = 1,
 ) {
@@ -104,7 +105,7 @@ export function evaluateOnLogs(
     const sample: LoggedSample = {
       action: s.action,
       propensity: s.propensity,
-      reward: s.accuracy - sizeWeight * s.ratio,
+      reward: spec.reward(s.accuracy, s.ratio),
       target: greedyDistribution(scores(s.features)),
     };
     if (rewardModel) sample.predicted = rewardModel(s.features);

@@ -6,8 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { RewardSpec } from '../feedback/reward-spec.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
-import type { ImageRow } from './dataset.ts';
+import { type ImageRow, rewardSpecOf } from './dataset.ts';
 import { evaluateOnLogs, readLoggedSamples } from './logs.ts';
 import { choicesOfModel, writeAtomically } from './policy-model.ts';
 
@@ -24,11 +25,11 @@ export interface Candidate {
   dataset?: { rows: ImageRow[] };
 }
 
-function meanReward(rows: readonly ImageRow[], choices: readonly number[], sizeWeight: number): number {
+function meanReward(rows: readonly ImageRow[], choices: readonly number[], spec: RewardSpec): number {
   let sum = 0;
   rows.forEach((row, i) => {
     const k = choices[i]!;
-    sum += row.accuracy[k]! - sizeWeight * row.ratio[k]!;
+    sum += spec.reward(row.accuracy[k]!, row.ratio[k]!);
   });
   return sum / Math.max(1, rows.length);
 }
@@ -50,10 +51,11 @@ export async function judge(candidate: Candidate, livePath: string, key: string,
     return { promoted: true, reason: `the live model cannot be used by this code (${(error as Error).message})` };
   }
   const w = candidate.sizeWeight;
+  const spec = rewardSpecOf(key, { size: w });
   const heldOut = candidate.dataset?.rows.filter((r) => r.split === 'validation') ?? [];
   if (heldOut.length > 0) {
-    const candidateScore = meanReward(heldOut, await choicesOfModel(candidate.bytes, heldOut), w);
-    const currentScore = meanReward(heldOut, await choicesOfModel(current, heldOut), w);
+    const candidateScore = meanReward(heldOut, await choicesOfModel(candidate.bytes, heldOut), spec);
+    const currentScore = meanReward(heldOut, await choicesOfModel(current, heldOut), spec);
     const detail = `mean reward (accuracy - ${w} x size ratio) on ${heldOut.length} held-out images: candidate ${candidateScore.toFixed(4)}, live ${currentScore.toFixed(4)}`;
     return candidateScore > currentScore
       ? { promoted: true, reason: `candidate is better: ${detail}`, candidateScore, currentScore }
@@ -71,8 +73,8 @@ export async function judge(candidate: Candidate, livePath: string, key: string,
     const byFeatures = new Map(samples.map((s, i) => [s.features, scores[i]!]));
     return (f: number[]) => byFeatures.get(f)!;
   };
-  const cand = evaluateOnLogs(samples, await scorer(candidate.bytes), w);
-  const live = evaluateOnLogs(samples, await scorer(current), w);
+  const cand = evaluateOnLogs(samples, await scorer(candidate.bytes), spec);
+  const live = evaluateOnLogs(samples, await scorer(current), spec);
   const detail =
     `self-normalised IPS on ${samples.length} logged decisions: candidate ${cand.snips.value.toFixed(4)} ` +
     `[${cand.snips.low.toFixed(4)}, ${cand.snips.high.toFixed(4)}], live ${live.snips.value.toFixed(4)}`;

@@ -12,7 +12,7 @@ import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
 import { defaultCollectDir, recordFileName } from './data.ts';
-import { buildDataset, type Dataset, metricsOf, type PolicyMetrics } from './dataset.ts';
+import { buildDataset, type Dataset, metricsOf, type PolicyMetrics, rewardSpecOf } from './dataset.ts';
 import {
   allowedActions,
   crossValidate,
@@ -119,6 +119,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     ensemble: config.ensemble,
     inputs: config.features === 'basic' ? BASIC_FEATURES : featureNames.map((_, i) => i),
     maxQuality: config.maxQuality,
+    kind: dataset.kind,
   };
   let sizeWeight = config.sizeWeight;
   let crossValidation: TrainResult['crossValidation'];
@@ -146,10 +147,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     config.modelId ||
     `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-f${FEATURE_VERSION}-e${config.ensemble}-s${config.seed}-w${sizeWeight}`;
   const { provider, operation } = splitKey(dataset.key);
-  const rewardWeights = {
-    [dataset.kind === 'faces' ? 'faces' : 'accuracy']: 1,
-    size: sizeWeight,
-  };
+  const rewardWeights = { ...rewardSpecOf(dataset.key, { size: sizeWeight }).weights };
   const bytes = encodePolicy(layers, activations, {
     modelId,
     provider,

@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { defaultProxyConfig } from '../../src/config/proxy.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { logCapture, PROXY_CREDENTIALS } from '../helpers/proxy.ts';
 

@@ -11,7 +11,8 @@ import {
   nextRotationAt,
   parseSize,
 } from '../../src/feedback/decision-log.ts';
-import { listDecisionLogFiles, parseLogLine, readDecisionLog } from '../../src/feedback/schema.ts';
+import { listDecisionLogFiles, readDecisionLog } from '../../src/feedback/read-log.ts';
+import { parseLogLine } from '../../src/feedback/schema.ts';
 import { decisionInput, referenceInput } from './fixtures/lines.ts';
 
 let directory: string;
@@ -145,14 +146,16 @@ describe('decision log writing', () => {
     const withBytes = { ...decisionInput('y'), image: Buffer.from('jpeg').toString('base64') };
     assert.equal(log.logDecision(withBytes), false);
     assert.equal(log.logDecision(decisionInput('z', { propensity: 0 })), false);
+    // Only the providers the proxy serves (the registry's descriptors) may be named.
+    assert.equal(log.logDecision(decisionInput('w', { provider: 'azure' })), false);
     assert.equal(log.logDecision(decisionInput('ok')), true);
     await log.close();
     assert.equal(log.logDecision(decisionInput('late')), false);
     assert.deepEqual(
       errors.map((error) => error.code),
-      ['INVALID_LINE', 'INVALID_LINE', 'INVALID_LINE', 'CLOSED'],
+      ['INVALID_LINE', 'INVALID_LINE', 'INVALID_LINE', 'INVALID_LINE', 'CLOSED'],
     );
-    assert.deepEqual(log.stats().refused, 3);
+    assert.deepEqual(log.stats().refused, 4);
     assert.deepEqual(log.stats().droppedAfterClose, 1);
     const lines = await readLines(log.stats().files);
     assert.equal(lines.length, 1);

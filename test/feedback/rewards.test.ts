@@ -2,15 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Answer, Face } from '../../src/answer.ts';
 import {
-  agreement,
   faceRecall,
   isUsableReference,
   labelOverlap,
   levenshtein,
   paperAccuracy,
-  paperReward,
-  reward,
-  rewardPresets,
   textSimilarity,
 } from '../../src/feedback/rewards.ts';
 
@@ -45,13 +41,6 @@ describe('paper accuracy and reward', () => {
     assert.equal(isUsableReference(empty), false);
     assert.equal(isUsableReference(undefined), false);
     assert.equal(isUsableReference(labels(['Dog', 0.9])), true);
-  });
-
-  test('reward = accuracy - bytes / reference bytes', () => {
-    const reference = labels(['Dog', 0.9]);
-    assert.equal(paperReward(reference, labels(['Dog', 0.7]), 20_000, 40_000), 0.5);
-    assert.equal(paperReward(reference, labels(['Cat', 0.7]), 20_000, 40_000), -0.5);
-    assert.throws(() => paperReward(reference, reference, 1, 0), { code: 'INVALID_REFERENCE_BYTES' });
   });
 });
 
@@ -113,28 +102,5 @@ describe('text similarity', () => {
     assert.equal(textSimilarity(undefined, undefined), 1);
     assert.equal(textSimilarity('SPEED 30', undefined), 0);
     assert.equal(textSimilarity('Straße', 'Strasse'), 1 - 2 / 7);
-  });
-});
-
-describe('combined reward and agreement', () => {
-  const reference: Answer = { labels: [{ name: 'Dog', score: 0.9 }], faces: [face(0, 0, 100, 100)], text: 'HELLO' };
-  const answer: Answer = { labels: [{ name: 'Dog', score: 0.6 }], faces: [], text: 'HELLO' };
-
-  test('defaults equal the paper reward', () => {
-    assert.equal(reward(reference, answer, 10, 40), paperReward(reference, answer, 10, 40));
-  });
-
-  test('weights combine each term and subtract the size ratio', () => {
-    const value = reward(reference, answer, 10, 40, { accuracy: 1, overlap: 2, faces: 3, text: 4, size: 2 });
-    // accuracy 1, overlap .6/.9, faces 0, text 1; size .25
-    assert.ok(Math.abs(value - (1 + (2 * 0.6) / 0.9 + 0 + 4 - 0.5)) < 1e-12);
-  });
-
-  test('agreement is the weighted mean of the agreement terms, 0..1, and 0 for a failed upload', () => {
-    assert.equal(agreement(reference, answer, rewardPresets.faces), 0);
-    assert.equal(agreement(reference, answer, rewardPresets.text), 1);
-    assert.ok(Math.abs(agreement(reference, answer, rewardPresets.labels) - (0.5 + (0.5 * 0.6) / 0.9)) < 1e-12);
-    assert.equal(agreement(reference, undefined, rewardPresets.labels), 0);
-    assert.equal(agreement(reference, answer, { accuracy: 0, overlap: 0, faces: 0, text: 0 }), 1);
   });
 });

@@ -36,7 +36,7 @@ describe('parseLogLine', () => {
       '[1,2]',
       JSON.stringify({ type: 'metric', v: 1 }),
       JSON.stringify({ ...decision, v: 2 }),
-      JSON.stringify({ ...decision, provider: 'azure' }),
+      JSON.stringify({ ...decision, provider: 'Not a provider!' }),
       JSON.stringify({ ...decision, time: 'yesterday' }),
       JSON.stringify({ ...decision, answer: { labels: [{ name: 'Dog', score: 97 }], faces: [] } }),
     ].map((text) => {

@@ -1,24 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-
-/** ../shared/data beside the repository, where CI has it. */
-export const sharedData = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
-export const imagenetDir = path.join(sharedData, 'images', 'imagenet-sample');
-export const facesDir = path.join(sharedData, 'images', 'faces');
-export const hasSharedData = existsSync(imagenetDir);
-export const skipWithoutData = hasSharedData ? false : `needs ${imagenetDir} (the shared data set); absent here`;
-
-/** The validation split of imagenet-sample: sorted names, every 5th (index % 5 == 4). */
-export function validationPhotos(): string[] {
-  return readdirSync(imagenetDir)
-    .sort()
-    .filter((_, i) => i % 5 === 4)
-    .map((name) => path.join(imagenetDir, name));
-}
-
-export const readPhoto = (file: string): Buffer => readFileSync(file);
 
 /**
  * A photo-like JPEG generated here (no fixture files): smooth gradients plus noise, so quality really changes its size.

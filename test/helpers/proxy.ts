@@ -5,7 +5,8 @@ import { createLogger } from '../../src/logger.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import type { Policy } from '../../src/policy/types.ts';
 import { createProviders } from '../../src/providers/registry.ts';
-import { buildServer, type ServerDeps, serverOptionsFrom } from '../../src/server.ts';
+import type { LearningHooks } from '../../src/request/steps.ts';
+import { buildServer, createPathContext, serverOptionsFrom } from '../../src/server.ts';
 
 export const PROXY_CREDENTIALS = { accessKeyId: 'AKIDPROXY', secretAccessKey: 'proxy-secret-key' };
 export const CLIENT_CREDENTIALS = { accessKeyId: 'AKIDCLIENT', secretAccessKey: 'client-secret-key' };
@@ -33,7 +34,7 @@ export function logCapture() {
 export async function startTestProxy(
   upstreamUrl: string,
   overrides: Partial<ProxyConfig> = {},
-  extra: { policy?: Policy; loop?: ServerDeps['loop'] } = {},
+  extra: { policy?: Policy; loop?: LearningHooks } = {},
 ) {
   const config = defaultProxyConfig({
     rekognitionEndpoint: upstreamUrl,
@@ -45,15 +46,27 @@ export async function startTestProxy(
   });
   const logs = logCapture();
   const logger = createLogger('debug', logs.stream);
-  const providers = createProviders(config, async () => PROXY_CREDENTIALS, false);
-  const server = buildServer(serverOptionsFrom(config), {
+  const providers = createProviders(config, {
+    maxBodyBytes: config.maxBodyBytes,
+    imageLimits: config.imageLimits,
+    listenerIsPrivate: false,
+    awsCredentials: async () => PROXY_CREDENTIALS,
+  });
+  const context = createPathContext(serverOptionsFrom(config), {
     providers,
     policy: extra.policy ?? new FixedQualityPolicy(config.quality),
     logger,
-    ...(extra.loop ? { loop: extra.loop } : {}),
   });
+  if (extra.loop) context.loop = extra.loop;
+  const server = buildServer(context, { maxBodyBytes: config.maxBodyBytes, ownsAgent: true });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
-  return { ...server, url: `http://127.0.0.1:${port}`, logs, close: () => server.app.close() };
+  return {
+    ...server,
+    metrics: context.metrics,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    close: () => server.app.close(),
+  };
 }
 export type TestProxy = Awaited<ReturnType<typeof startTestProxy>>;

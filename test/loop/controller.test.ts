@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { estimateJpegQuality } from '../../src/codec/index.ts';
-import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 

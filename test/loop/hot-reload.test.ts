@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { encodeMlpOnnx } from '../../src/policy/onnx-writer.ts';
 import { placeholderSpec } from '../../src/policy/placeholder.ts';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 

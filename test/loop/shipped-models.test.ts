@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
 test('out of the box every shipped policy loads and serves its own provider/operation', async () => {

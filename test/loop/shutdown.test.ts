@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { listDecisionLogFiles, parseLogLine } from '../../src/feedback/schema.ts';
-import { startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { listDecisionLogFiles } from '../../src/feedback/read-log.ts';
+import { parseLogLine } from '../../src/feedback/schema.ts';
+import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));

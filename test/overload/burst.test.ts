@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
@@ -73,6 +73,6 @@ describe('a burst of 500 concurrent image requests', () => {
     const afterBurst = await detectLabels();
     assert.equal(afterBurst.status, 200);
     assert.match(afterBurst.header, /^q=35;saved=\d+%$/, 'a request after the burst is re-encoded again');
-    assert.equal(runtime.runtime.proxy.limiter.active, 0, 'no image work left holding a slot');
+    assert.equal(runtime.runtime.proxy.context.limiter.active, 0, 'no image work left holding a slot');
   });
 });

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { inspectImage } from '../../src/codec/inspect.ts';
 import { defaultActions } from '../../src/policy/actions.ts';
 import { PolicyError } from '../../src/policy/errors.ts';
-import { extractFeatures, featureNames } from '../../src/policy/features.ts';
+import { featureNames, featuresOf } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { encodeMlpOnnx, forwardMlp } from '../../src/policy/onnx-writer.ts';
@@ -40,7 +40,7 @@ test('the shipped models/default.onnx loads and decides for a real image', async
   assert.equal(decision.modelId, PLACEHOLDER_MODEL_ID);
   assert.equal(decision.propensity, 1);
   assert.ok(defaultActions.some((a) => a.quality === decision.action.quality));
-  assert.deepEqual(decision.features?.values, Array.from(await extractFeatures(image)));
+  assert.deepEqual(decision.features?.values, Array.from(featuresOf(image)));
   await policy.release();
 });
 

@@ -4,8 +4,9 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { BAIDU_LIMITS, createBaiduProvider } from '../../src/providers/baidu.ts';
+import { BAIDU_LIMITS, baidu } from '../../src/providers/baidu/index.ts';
 import { type BufferedRequest, ProxyError } from '../../src/providers/types.ts';
+import { testProvider } from '../helpers/providers.ts';
 
 /** The slice of baidu-aip-sdk (CommonJS, untyped) these tests drive. */
 type SdkOptions = Record<string, string>;
@@ -22,7 +23,7 @@ interface BaiduSdk {
 }
 const AipSdk = createRequire(import.meta.url)('baidu-aip-sdk') as BaiduSdk;
 
-const provider = createBaiduProvider({ origin: 'https://aip.baidubce.com', maxBodyBytes: 8 * 1024 * 1024 });
+const provider = testProvider(baidu);
 
 // Bytes whose base64 holds + / and =, the characters URL-encoding must escape.
 const IMAGE = Buffer.from([0xff, 0xd8, 0xfb, 0xef, 0xff, 0xd9, 0x01]);
@@ -95,7 +96,7 @@ describe('Baidu routing', () => {
   test('names operations by path after /rest/2.0/; unknown and non-POST routes pass through', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const op = (method: string, url: string, headers: Record<string, string> = form) =>
-      provider.imageOperation({ method, url, headers });
+      provider.imageOperation({ method, url, headers })?.name;
     assert.equal(op('POST', '/rest/2.0/image-classify/v1/animal?access_token=T'), 'image-classify/v1/animal');
     assert.equal(op('POST', '/rest/2.0/ocr/v1/general_basic'), 'ocr/v1/general_basic');
     assert.equal(op('POST', '/rest/2.0/face/v3/detect', { 'content-type': 'application/json' }), 'face/v3/detect');
@@ -118,8 +119,8 @@ describe('Baidu forms (image recognition, OCR)', () => {
   test('reads the image the SDK sends and re-encodes the new one the same way, other fields untouched', async () => {
     const client = new AipSdk.imageClassify('1', 'AK', 'SK');
     const request = await sdkRequest(() => client.advancedGeneral(IMAGE.toString('base64'), { baike_num: '5' }));
-    assert.equal(operationOf(request), 'image-classify/v2/advanced_general');
-    const extracted = provider.extract(request, 'image-classify/v2/advanced_general');
+    assert.equal(operationOf(request).name, 'image-classify/v2/advanced_general');
+    const extracted = provider.extract(request, provider.op('image-classify/v2/advanced_general'));
     assert.ok(extracted);
     assert.deepEqual(
       extracted.slots.map((s) => [s.field, s.bytes.toString('hex')]),
@@ -139,7 +140,7 @@ describe('Baidu forms (image recognition, OCR)', () => {
     const client = new AipSdk.ocr('1', 'AK', 'SK');
     const request = await sdkRequest(() => client.generalBasic(IMAGE.toString('base64'), { language_type: 'CHN_ENG' }));
     const extracted = provider.extract(request, operationOf(request));
-    assert.equal(extracted?.operation, 'ocr/v1/general_basic');
+    assert.ok(extracted?.slots.every((slot) => slot.operation.name === 'ocr/v1/general_basic'));
     assert.ok(extracted?.slots[0]?.bytes.equals(IMAGE));
   });
 
@@ -152,19 +153,22 @@ describe('Baidu forms (image recognition, OCR)', () => {
     });
     const both = provider.extract(
       form(`url=http%3A%2F%2Fx%2Fa.jpg&image=${encodeURIComponent(IMAGE.toString('base64'))}`),
-      'image-classify/v1/plant',
+      provider.op('image-classify/v1/plant'),
     );
     assert.deepEqual(
       both?.rebuild(new Map([['image', SMALLER]])).body.toString(),
       `url=http%3A%2F%2Fx%2Fa.jpg&image=${encodeURIComponent(SMALLER.toString('base64'))}`,
     );
-    assert.equal(provider.extract(form('url=http%3A%2F%2Fx%2Fa.jpg&top_num=3'), 'image-classify/v1/plant'), undefined);
     assert.equal(
-      provider.extract(form('image=data%3Aimage%2Fjpeg%3Bbase64%2CAAAA'), 'image-classify/v1/plant'),
+      provider.extract(form('url=http%3A%2F%2Fx%2Fa.jpg&top_num=3'), provider.op('image-classify/v1/plant')),
       undefined,
     );
-    assert.throws(() => provider.extract(form('image=%ZZ'), 'image-classify/v1/plant'), isBadRequest);
-    assert.throws(() => provider.extract(form('image=abc'), 'image-classify/v1/plant'), isBadRequest);
+    assert.equal(
+      provider.extract(form('image=data%3Aimage%2Fjpeg%3Bbase64%2CAAAA'), provider.op('image-classify/v1/plant')),
+      undefined,
+    );
+    assert.throws(() => provider.extract(form('image=%ZZ'), provider.op('image-classify/v1/plant')), isBadRequest);
+    assert.throws(() => provider.extract(form('image=abc'), provider.op('image-classify/v1/plant')), isBadRequest);
   });
 });
 
@@ -181,7 +185,7 @@ describe('Baidu face JSON', () => {
     );
     const extracted = provider.extract(request, operationOf(request));
     assert.ok(extracted);
-    assert.equal(extracted.operation, 'face/v3/detect');
+    assert.ok(extracted?.slots.every((slot) => slot.operation.name === 'face/v3/detect'));
     assert.deepEqual(
       extracted.slots.map((s) => [s.field, s.bytes.toString('hex')]),
       [['image', IMAGE.toString('hex')]],
@@ -231,12 +235,12 @@ describe('Baidu face JSON', () => {
       headers: { 'content-type': 'application/json' },
       body: Buffer.from(body),
     });
-    assert.throws(() => provider.extract(json('{"image":'), 'face/v3/detect'), isBadRequest);
+    assert.throws(() => provider.extract(json('{"image":'), provider.op('face/v3/detect')), isBadRequest);
     assert.throws(
-      () => provider.extract(json('{"image":"a b","image_type":"BASE64"}'), 'face/v3/detect'),
+      () => provider.extract(json('{"image":"a b","image_type":"BASE64"}'), provider.op('face/v3/detect')),
       isBadRequest,
     );
-    assert.equal(provider.extract(json('"just a string"'), 'face/v3/detect'), undefined);
+    assert.equal(provider.extract(json('"just a string"'), provider.op('face/v3/detect')), undefined);
   });
 });
 
@@ -333,7 +337,7 @@ describe('Baidu errors and limits', () => {
   test('default limits fit 4 MB of URL-encoded base64; overridable', () => {
     assert.deepEqual(provider.limits('image-classify/v2/advanced_general'), BAIDU_LIMITS);
     assert.deepEqual(BAIDU_LIMITS, { minSide: 15, maxSide: 4096, maxBytes: 2_901_471 });
-    const custom = createBaiduProvider({ origin: 'http://x', maxBodyBytes: 1, limits: { minSide: 32 } });
+    const custom = testProvider(baidu, { imageLimits: 'baidu:minSide=32' });
     assert.equal(custom.limits('face/v3/detect').minSide, 32);
   });
 });

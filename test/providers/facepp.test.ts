@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createFaceppProvider, FACEPP_LIMITS } from '../../src/providers/facepp.ts';
+import { FACEPP_LIMITS, facepp } from '../../src/providers/facepp/index.ts';
 import { parseMultipart } from '../../src/providers/multipart.ts';
 import { type BufferedRequest, ProxyError } from '../../src/providers/types.ts';
+import { testProvider } from '../helpers/providers.ts';
 
-const provider = createFaceppProvider({ origin: 'https://api-us.faceplusplus.com', maxBodyBytes: 2 * 1024 * 1024 });
+const provider = testProvider(facepp, { maxBodyBytes: 2 * 1024 * 1024 });
 
 // Stand-in image bytes holding CRLF and dashes, so framing mistakes would show; the provider never decodes images.
 const JPEG = Buffer.concat([
@@ -78,7 +79,7 @@ describe('Face++ routing', () => {
   test('names image operations by their path, for form posts only', () => {
     const multipart = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
     const op = (method: string, url: string, headers: Record<string, string> = multipart) =>
-      provider.imageOperation({ method, url, headers });
+      provider.imageOperation({ method, url, headers })?.name;
     assert.equal(op('POST', '/facepp/v3/detect'), 'facepp/v3/detect');
     assert.equal(op('POST', '/facepp/v3/compare/'), 'facepp/v3/compare');
     assert.equal(op('POST', '/imagepp/beta/detectsceneandobject?trace=1'), 'imagepp/beta/detectsceneandobject');
@@ -115,7 +116,7 @@ describe('Face++ multipart', () => {
     const request = multipartRequest(curlDetect);
     const extracted = provider.extract(request, operationOf(request));
     assert.ok(extracted);
-    assert.equal(extracted.operation, 'facepp/v3/detect');
+    assert.ok(extracted?.slots.every((slot) => slot.operation.name === 'facepp/v3/detect'));
     assert.deepEqual(
       extracted.slots.map((s) => s.field),
       ['image_file'],
@@ -242,11 +243,11 @@ describe('Face++ multipart', () => {
   test('malformed bodies are BAD_REQUEST', () => {
     const good = multipartRequest(curlDetect);
     const truncated = { ...good, body: good.body.subarray(0, good.body.length - 60) };
-    assert.throws(() => provider.extract(truncated, 'facepp/v3/detect'), isBadRequest, 'truncated');
+    assert.throws(() => provider.extract(truncated, provider.op('facepp/v3/detect')), isBadRequest, 'truncated');
     const noBoundary = { ...good, headers: { 'content-type': 'multipart/form-data' } };
-    assert.throws(() => provider.extract(noBoundary, 'facepp/v3/detect'), isBadRequest, 'no boundary');
+    assert.throws(() => provider.extract(noBoundary, provider.op('facepp/v3/detect')), isBadRequest, 'no boundary');
     const badBase64 = multipartRequest([['image_base64', 'not*base64!']]);
-    assert.throws(() => provider.extract(badBase64, 'facepp/v3/detect'), isBadRequest, 'bad base64');
+    assert.throws(() => provider.extract(badBase64, provider.op('facepp/v3/detect')), isBadRequest, 'bad base64');
   });
 });
 
@@ -299,8 +300,14 @@ describe('Face++ urlencoded', () => {
   test('url only passes through; broken escapes and bad base64 are BAD_REQUEST', () => {
     const urlOnly = formRequest('image_url=https%3A%2F%2Fexample.com%2Fa.jpg&api_key=K');
     assert.equal(provider.extract(urlOnly, operationOf(urlOnly)), undefined);
-    assert.throws(() => provider.extract(formRequest('image_base64=%E0%A4%A'), 'facepp/v3/detect'), isBadRequest);
-    assert.throws(() => provider.extract(formRequest('image_base64=abc'), 'facepp/v3/detect'), isBadRequest);
+    assert.throws(
+      () => provider.extract(formRequest('image_base64=%E0%A4%A'), provider.op('facepp/v3/detect')),
+      isBadRequest,
+    );
+    assert.throws(
+      () => provider.extract(formRequest('image_base64=abc'), provider.op('facepp/v3/detect')),
+      isBadRequest,
+    );
   });
 });
 
@@ -344,12 +351,15 @@ describe('Face++ answers', () => {
     ]);
   });
 
-  test('compare: faces of both images and the match confidence', () => {
+  test('compare: each image its own faces, both the match confidence', () => {
     const rect = { top: 1, left: 2, width: 3, height: 4 };
     const body = json({ confidence: 97.5, thresholds: { '1e-3': 62 }, faces1: [{ face_rectangle: rect }], faces2: [] });
-    const answer = provider.answer('facepp/v3/compare', 200, body);
-    assert.deepEqual(answer?.labels, [{ name: 'match', score: 0.975 }]);
-    assert.equal(answer?.faces.length, 1);
+    const first = provider.answer('facepp/v3/compare', 200, body, 'image_file1');
+    const second = provider.answer('facepp/v3/compare', 200, body, 'image_base64_2');
+    assert.deepEqual(first?.labels, [{ name: 'match', score: 0.975 }]);
+    assert.deepEqual(second?.labels, [{ name: 'match', score: 0.975 }]);
+    assert.deepEqual(first?.faces, [{ box: { left: 2, top: 1, width: 3, height: 4 }, score: 1 }]);
+    assert.deepEqual(second?.faces, []);
   });
 
   test('recognizetext: text lines joined', () => {
@@ -395,7 +405,7 @@ describe('Face++ errors and limits', () => {
   test('documented limits, overridable', () => {
     assert.deepEqual(provider.limits('facepp/v3/detect'), FACEPP_LIMITS);
     assert.deepEqual(FACEPP_LIMITS, { minSide: 48, maxSide: 4096, maxBytes: 1_560_576 });
-    const custom = createFaceppProvider({ origin: 'http://x', maxBodyBytes: 1, limits: { maxBytes: 2_000_000 } });
+    const custom = testProvider(facepp, { imageLimits: 'facepp:maxBytes=2000000' });
     assert.deepEqual(custom.limits('facepp/v3/detect'), { minSide: 48, maxSide: 4096, maxBytes: 2_000_000 });
   });
 });

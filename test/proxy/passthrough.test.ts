@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ListCollectionsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
 import { request } from 'undici';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { CLIENT_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
 /** A Rekognition call through the proxy fails with this AWS error name and HTTP status, as the SDK reports it. */

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
-import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 

@@ -248,9 +248,10 @@ test('collect stores every action per image and resumes without repeating finish
       calls++;
       return {
         status: 200,
-        answer: { labels: [{ name: image.length > 2000 ? 'cat' : 'blur', score: 0.9 }], faces: [] },
+        answer: { labels: [{ name: image.bytes.length > 2000 ? 'cat' : 'blur', score: 0.9 }], faces: [] },
       };
     },
+    close: async () => {},
   };
   const config: CollectConfig = {
     images,
@@ -260,9 +261,6 @@ test('collect stores every action per image and resumes without repeating finish
     limit: 2,
     concurrency: 2,
     target: 'emulator',
-    rekognitionEndpoint: '',
-    faceppEndpoint: '',
-    baiduEndpoint: '',
     budget: 0,
     emulatorWorkers: 0,
     maxInputPixels: 1e7,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ProxyError } from './providers/types.ts';
+import { ProxyError } from '../providers/types.ts';
 
 /**
  * Buffer a request body up to `limit` bytes. A declared Content-Length over the limit is refused before reading a byte;

@@ -1,0 +1,94 @@
+/**
+ * The one definition of "how good was this answer, and was it worth its bytes", per task kind. The controller (online
+ * agreement), the trainer (dataset targets, the size weight's trade-off), the promotion gate and off-policy evaluation
+ * all take their measure from `rewardSpec(kind, weights)`, and a model's `reward_weights` metadata is such a weight
+ * set, so online and offline judge an operation by the same yardstick.
+ *
+ *   agreement(reference, answer) = weighted mean of the measures in rewards.ts (0..1; 0 for a failed upload)
+ *   reward(agreement, sizeRatio) = agreement - size * sizeRatio
+ *
+ * The reward is linear in both terms on purpose: the trainer predicts agreement and size per action and combines
+ * them with any size weight without refitting.
+ */
+import type { Answer } from '../answer.ts';
+import type { TaskKind } from '../providers/types.ts';
+import { faceRecall, isUsableReference, labelOverlap, paperAccuracy, textSimilarity } from './rewards.ts';
+
+export interface RewardWeights {
+  /** Weight of `paperAccuracy` (the reference's top-1 label is among the answer's). */
+  accuracy: number;
+  /** Weight of `labelOverlap` (confidence-weighted Jaccard of the label sets). */
+  overlap: number;
+  /** Weight of `faceRecall` at IoU 0.5. */
+  faces: number;
+  /** Weight of `textSimilarity` of the answers' text. */
+  text: number;
+  /** Weight of the size ratio (bytes sent / reference bytes), subtracted. */
+  size: number;
+}
+
+const none: RewardWeights = Object.freeze({ accuracy: 0, overlap: 0, faces: 0, text: 0, size: 1 });
+
+/**
+ * Defaults per kind, size weight 1 as in the paper (so rewards stay on the published scale). Labels: the paper's
+ * top-1 accuracy. Faces: recall of the reference's faces. Text: similarity of the text read. Compare: the match
+ * (similarity labels, confidence-weighted) and the faces it was computed on, half each.
+ */
+export const defaultRewardWeights: Readonly<Record<TaskKind, Readonly<RewardWeights>>> = Object.freeze({
+  labels: Object.freeze({ ...none, accuracy: 1 }),
+  faces: Object.freeze({ ...none, faces: 1 }),
+  text: Object.freeze({ ...none, text: 1 }),
+  compare: Object.freeze({ ...none, overlap: 0.5, faces: 0.5 }),
+});
+
+export interface RewardSpec {
+  readonly kind: TaskKind;
+  readonly weights: Readonly<RewardWeights>;
+  /** 0..1: how well `answer` agrees with the reference answer. `undefined` answer (failed upload) is 0. */
+  agreement(reference: Answer, answer: Answer | undefined): number;
+  /** agreement - size * sizeRatio. */
+  reward(agreement: number, sizeRatio: number): number;
+  /**
+   * Whether a reference answer can judge anything: for labels, the paper's rule (an API error or an empty answer is
+   * no training sample); for the other kinds any answer is evidence (no face, no text is an answer too).
+   */
+  usableReference(reference: Answer | null | undefined): reference is Answer;
+}
+
+/**
+ * The spec for a kind, with some weights replaced (e.g. a model's `reward_weights`, or the trainer's tuned size
+ * weight). Unknown weight names are ignored; with every agreement weight 0 the kind's defaults measure agreement.
+ */
+export function rewardSpec(kind: TaskKind, weights: Partial<Record<string, number>> = {}): RewardSpec {
+  const base = defaultRewardWeights[kind];
+  const pick = (name: keyof RewardWeights) => {
+    const value = weights[name];
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : base[name];
+  };
+  const given: RewardWeights = {
+    accuracy: pick('accuracy'),
+    overlap: pick('overlap'),
+    faces: pick('faces'),
+    text: pick('text'),
+    size: pick('size'),
+  };
+  const measured =
+    given.accuracy + given.overlap + given.faces + given.text > 0 ? given : { ...base, size: given.size };
+  const total = measured.accuracy + measured.overlap + measured.faces + measured.text;
+  return Object.freeze({
+    kind,
+    weights: Object.freeze(measured),
+    agreement(reference: Answer, answer: Answer | undefined): number {
+      // Terms with weight 0 are not computed (text similarity is the costly one).
+      let sum = 0;
+      if (measured.accuracy) sum += measured.accuracy * paperAccuracy(reference, answer);
+      if (measured.overlap) sum += measured.overlap * labelOverlap(reference, answer);
+      if (measured.faces) sum += measured.faces * faceRecall(reference, answer);
+      if (measured.text) sum += measured.text * textSimilarity(reference.text, answer?.text);
+      return sum / total;
+    },
+    reward: (agreement: number, sizeRatio: number) => agreement - measured.size * sizeRatio,
+    usableReference: (reference: Answer | null | undefined): reference is Answer =>
+      kind === 'labels' ? isUsableReference(reference) : reference !== undefined && reference !== null,
+  });
+}

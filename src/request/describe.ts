@@ -1,0 +1,30 @@
+import type { Exchange, SlotWork } from './exchange.ts';
+
+/**
+ * The `x-adacompress` response header: what the proxy did, for the client and for anyone debugging.
+ *   q=25;saved=68%                        re-encoded (several images: q=25,35); bytes saved over the request's images
+ *   original;reason=not-smaller           the client's bytes went, and why
+ *   passthrough;reason=no-image-operation not an image operation: streamed through untouched
+ *   error;reason=upstream_timeout         the proxy's own error, in the API's error shape
+ */
+export function describeExchange(exchange: Exchange): string {
+  if (exchange.error) return `error;reason=${exchange.error.code.toLowerCase()}`;
+  if (!exchange.operation) return 'passthrough;reason=no-image-operation';
+  if (exchange.slots.length === 0) return `original;reason=${exchange.originalReason ?? 'no-image'}`;
+  return describeSlots(exchange.slots);
+}
+
+export function describeSlots(slots: readonly SlotWork[]): string {
+  const encoded = slots.flatMap((slot) => (slot.outcome?.kind === 'encoded' ? [slot.outcome] : []));
+  if (encoded.length === 0) {
+    const reasons = [...new Set(slots.map((slot) => (slot.outcome?.kind === 'original' ? slot.outcome.reason : '')))];
+    return `original;reason=${reasons.filter(Boolean).join(',') || 'no-image'}`;
+  }
+  const before = slots.reduce((sum, slot) => sum + slot.bytes.length, 0);
+  const after = slots.reduce(
+    (sum, slot) => sum + (slot.outcome?.kind === 'encoded' ? slot.outcome.bytes.length : slot.bytes.length),
+    0,
+  );
+  const saved = before > 0 ? Math.round((100 * (before - after)) / before) : 0;
+  return `q=${encoded.map((o) => o.decision.action.quality).join(',')};saved=${saved}%`;
+}
