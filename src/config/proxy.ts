@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { controllerDefaults } from '../feedback/controller.ts';
+import { ROTATE_SIZE_PATTERN } from '../feedback/decision-log.ts';
+import { referenceSamplerDefaults } from '../feedback/reference-sampler.ts';
 import { IMAGE_LIMITS_PATTERN, providerDescriptors, providerOptions } from '../providers/registry.ts';
 import type { ProviderDescriptor } from '../providers/types.ts';
 import { bool, type ConfigOf, int, loadOptions, num, type OptionTable, option } from './options.ts';
@@ -84,7 +87,7 @@ export const coreOptions = {
     'Decision log base path (rotated files decisions.000001.jsonl, ...); empty disables the log.',
   ),
   decisionLogRotateSize: option(
-    z.string().regex(/^\d+[kmg]?$/i, 'a size like 512k, 64m, 1g'),
+    z.string().regex(ROTATE_SIZE_PATTERN, 'a size like 512k, 64m, 1g'),
     '64m',
     'Start a new decision log file after this many bytes.',
   ),
@@ -105,31 +108,47 @@ export const coreOptions = {
   ),
   controllerDetector: option(
     z.enum(['cusum', 'window']),
-    'cusum',
+    controllerDefaults.detector,
     'How the controller detects an agreement drop: CUSUM over reference samples, or the paper window mean.',
   ),
   controllerCusumReference: option(
     num(0, 1),
-    0.9,
+    controllerDefaults.cusumReference,
     'CUSUM: agreement above this drains the statistic, below it fills it.',
   ),
-  controllerCusumThreshold: option(num(0.01), 2.5, 'CUSUM: fall back when the statistic passes this.'),
+  controllerCusumThreshold: option(
+    num(0.01),
+    controllerDefaults.cusumThreshold,
+    'CUSUM: fall back when the statistic passes this.',
+  ),
   controllerSuspicionBoost: option(
     num(0),
-    6,
+    controllerDefaults.suspicionBoost,
     'CUSUM: reference probability x (1 + boost x statistic/threshold) while agreement looks shaky (0 = off).',
   ),
   controllerWindow: option(
     int(1, 10_000),
-    20,
+    controllerDefaults.windowSize,
     'Reference samples averaged by the window detector and for recovery from fallback.',
   ),
-  controllerThreshold: option(num(0, 1), 0.8, 'Window detector: fall back when the window agreement drops below this.'),
-  controllerRecoverThreshold: option(num(0, 1), 0.95, 'Return to the policy when probe agreement reaches this.'),
-  safeQuality: option(int(1, 100), 75, 'JPEG quality sent while the controller falls back.'),
+  controllerThreshold: option(
+    num(0, 1),
+    controllerDefaults.threshold,
+    'Window detector: fall back when the window agreement drops below this.',
+  ),
+  controllerRecoverThreshold: option(
+    num(0, 1),
+    controllerDefaults.recoverThreshold,
+    'Return to the policy when probe agreement reaches this.',
+  ),
+  safeQuality: option(
+    int(1, 100),
+    controllerDefaults.safeQuality,
+    'JPEG quality sent while the controller falls back.',
+  ),
   boostedReferenceProbability: option(
     num(0, 1),
-    0.2,
+    controllerDefaults.boostedReferenceProbability,
     'Reference probability while falling back (still capped by the budget).',
   ),
   imageConcurrency: option(int(1, 256), 2, 'Images re-encoded at once (sharp work); match the cores.'),
@@ -160,10 +179,14 @@ export const coreOptions = {
   trustLoopback: option(bool(), true, 'Treat a loopback listener as private (see --unverified-signatures auto).'),
   referenceProbability: option(
     num(0, 1),
-    0.02,
+    referenceSamplerDefaults.probability,
     'Chance that a decision also sends a reference upload (learning signal).',
   ),
-  referenceBudgetPerMinute: option(int(0), 30, 'Hard cap of reference uploads per minute, whatever the probability.'),
+  referenceBudgetPerMinute: option(
+    int(0),
+    referenceSamplerDefaults.maxPerMinute,
+    'Hard cap of reference uploads per minute, whatever the probability.',
+  ),
 };
 
 /** Every option of `adacompress serve`: the core ones, then each provider's. The README's table is generated from it. */

@@ -1,10 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { registerBaidu } from './baidu.ts';
+import { providerDescriptors } from '../providers/registry.ts';
 import { type EmulatorConfig, emulatorConfig, labelsBackends } from './config.ts';
 import type { EmulatorContext } from './context.ts';
-import { registerFacepp } from './facepp.ts';
 import { createInference, type Inference } from './inference.ts';
-import { registerRekognition } from './rekognition.ts';
 import { apiNames, Gate, Stats, Uplink } from './runtime.ts';
 
 /** The whole emulator as one Fastify app (not listening): the three APIs plus the /__emulator admin routes. */
@@ -45,9 +43,8 @@ export async function buildEmulator(
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   if (!dependencies.inference) app.addHook('onClose', () => inference.close());
 
-  registerRekognition(app, ctx);
-  registerFacepp(app, ctx);
-  registerBaidu(app, ctx);
+  // Each API's routes come from its provider descriptor (src/providers/registry.ts).
+  for (const descriptor of providerDescriptors) if (descriptor.emulator) (await descriptor.emulator())(app, ctx);
 
   app.get('/__emulator/ready', async () => ({ ready: true }));
   app.get('/__emulator/stats', async () => ctx.stats.snapshot());

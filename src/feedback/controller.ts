@@ -36,7 +36,7 @@ export const controllerConfigSchema = z
     /** A0: fall back when the window mean drops below this (the paper: 0.8). */
     threshold: z.number().min(0).max(1).default(0.8),
     /** Return to the policy when the probes' window mean reaches this; at least `threshold`. */
-    recoverThreshold: z.number().min(0).max(1).default(0.85),
+    recoverThreshold: z.number().min(0).max(1).default(0.95),
     /** JPEG quality sent while in fallback (75 is the paper's reference: agreement 1 by construction). */
     safeQuality: z.number().int().min(1).max(100).default(75),
     /** Reference probability while in fallback; still capped by the sampler's per-minute budget. */
@@ -66,6 +66,9 @@ export const controllerConfigSchema = z
   });
 
 export type ControllerConfig = z.input<typeof controllerConfigSchema>;
+
+/** The defaults, in one place: the proxy's flags take theirs from here. */
+export const controllerDefaults = controllerConfigSchema.parse({});
 
 export type ControllerState = 'policy' | 'fallback';
 /** How one decision is routed: the policy's action, the safe action, or the policy's action as a measured probe. */

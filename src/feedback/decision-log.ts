@@ -24,6 +24,9 @@ import { type DecisionLine, formatIssues, LOG_SCHEMA_VERSION, type ReferenceLine
 // sonic-boom's typings omit these two public fields.
 type SonicBoom = ReturnType<typeof pino.destination> & { fd: number; destroyed: boolean };
 
+/** A rotation size: bytes, or with a 1024-based unit (`512k`, `64m`, `1g`); the flag and the config share it. */
+export const ROTATE_SIZE_PATTERN = /^\d+(\.\d+)?\s*[kmg]?b?$/i;
+
 export const rotateFrequencySchema = z.union([z.enum(['daily', 'hourly']), z.number().int().min(1000)]);
 
 export const decisionLogConfigSchema = z.object({
@@ -33,7 +36,7 @@ export const decisionLogConfigSchema = z.object({
     .object({
       /** Start a new file once this many bytes were written: bytes as a number, or `512k`, `64m`, `1g` (1024-based). */
       size: z
-        .union([z.string().regex(/^\d+(\.\d+)?\s*[kmg]?b?$/i, 'a size like 512k, 64m, 1g'), z.number().int().min(1)])
+        .union([z.string().regex(ROTATE_SIZE_PATTERN, 'a size like 512k, 64m, 1g'), z.number().int().min(1)])
         .optional(),
       /** Start a new file at each UTC hour or day boundary, or every N milliseconds (epoch-aligned). */
       frequency: rotateFrequencySchema.optional(),
@@ -108,7 +111,7 @@ const sizeUnits: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 102
 
 export function parseSize(size: string | number): number {
   if (typeof size === 'number') return size;
-  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(size.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(size.trim()); // ROTATE_SIZE_PATTERN, with groups
   if (!match) throw new DecisionLogError('INVALID_CONFIG', `${size} is not a size like 512k, 64m, 1g`);
   return Math.floor(Number(match[1]) * (sizeUnits[match[2]!.toLowerCase()] ?? 1));
 }

@@ -16,6 +16,9 @@ export const referenceSamplerConfigSchema = z.object({
 
 export type ReferenceSamplerConfig = z.input<typeof referenceSamplerConfigSchema>;
 
+/** The defaults, in one place: the proxy's flags take theirs from here. */
+export const referenceSamplerDefaults = referenceSamplerConfigSchema.parse({});
+
 export type AcquireReason =
   | 'sampled' // drawn with the probability and within budget
   | 'forced' // asked for regardless of probability, within budget

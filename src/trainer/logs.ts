@@ -15,7 +15,7 @@ import { allowedActions, defaultFitOptions, exportPolicyLayers } from './fit.ts'
 import { Mlp, type Sample } from './mlp.ts';
 import { greedyDistribution, type LoggedSample, offPolicyEstimates } from './ope.ts';
 import { encodePolicy } from './policy-model.ts';
-import type { TrainConfig, TrainResult } from './train.ts';
+import type { TrainConfig, TrainResult } from './train-config.ts';
 
 export interface LoggedDecision {
   features: number[];

@@ -1,7 +1,7 @@
 /** The model card written beside every exported model: what it is, what it learnt from, how it scores. */
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { writeAtomically } from './policy-model.ts';
-import type { TrainResult } from './train.ts';
+import type { TrainResult } from './train-config.ts';
 
 const f3 = (x: number) => x.toFixed(3);
 

@@ -5,14 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { commandOptions, int, type loadOptions, num, option } from '../config/options.ts';
+import { commandOptions } from '../config/options.ts';
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
-import { defaultCollectDir, recordFileName } from './data.ts';
-import { buildDataset, type Dataset, metricsOf, type PolicyMetrics, rewardSpecOf } from './dataset.ts';
+import { recordFileName } from './data.ts';
+import { buildDataset, type Dataset, metricsOf, rewardSpecOf } from './dataset.ts';
 import {
   allowedActions,
   crossValidate,
@@ -26,78 +25,7 @@ import { writeModelCard } from './model-card.ts';
 import { encodePolicy, writeAtomically } from './policy-model.ts';
 import { promote } from './promote.ts';
 import { defaultImageDirs, readRecordsWithCurrentFeatures } from './refeature.ts';
-
-export const ENV_PREFIX = 'ADACOMPRESS_TRAIN_';
-
-const intList = z
-  .string()
-  .transform((v) => v.split(',').map((s) => Number(s.trim())))
-  .pipe(z.array(z.number().int().positive()).min(1));
-
-export const trainOptions = {
-  key: option(
-    z.string().regex(/^[a-z]+\/.+$/, 'provider/operation'),
-    'rekognition/DetectLabels',
-    'provider/operation the policy is for.',
-  ),
-  data: option(z.string(), defaultCollectDir, 'Folder of collected data (collect --out); "" = none.', '.data/collect'),
-  logs: option(z.string(), '', 'Decision log path (rotated files are found); "" = none.'),
-  out: option(z.string(), '', 'Write the candidate model here (a .md model card goes beside it).'),
-  promoteTo: option(z.string(), '', 'Replace this live model only if the candidate beats it on held-out data.'),
-  accuracyTarget: option(
-    num(0, 1),
-    0.95,
-    'Accuracy the greedy policy must keep on the hardest held-out folds of repeated cross-validation (see --fold-quantile).',
-  ),
-  foldQuantile: option(
-    num(0, 1),
-    0.2,
-    'Quantile of per-fold CV accuracies that must meet the target (0.2 = 4 folds out of 5); 0 = the pooled mean.',
-  ),
-  cvRepeats: option(int(1), 4, 'Repetitions of 5-fold cross-validation (each with its own fold assignment).'),
-  ensemble: option(int(1), 5, 'Nets (seeds) averaged into the exported policy (one MLP with their hidden units).'),
-  sizeWeight: option(
-    num(0),
-    0,
-    'Fixed size weight of the reward; 0 = tune it by cross-validation on the training split.',
-  ),
-  features: option(
-    z.enum(['all', 'basic']),
-    'all',
-    'Feature subset: all, or the 5 basic header scalars of version 1 only (an experiment).',
-  ),
-  maxQuality: option(
-    int(5),
-    75,
-    'Never choose an action above this quality (the q75 reference already agrees with itself: higher only costs bytes).',
-  ),
-  images: option(
-    z.string(),
-    '',
-    'Image folders (comma-separated) to recompute features of older records from; "" = the shared data folders.',
-  ),
-  hidden: option(intList, [16], 'Hidden layer widths.', '16'),
-  epochs: option(int(1), 30, 'Training epochs.'),
-  seed: option(int(0), 1, 'Seed of initialisation and shuffling.'),
-  modelId: option(z.string(), '', 'Model id (default: derived from key, data and seed).'),
-};
-
-export type TrainConfig = Omit<ReturnType<typeof loadOptions<typeof trainOptions>>, 'help'>;
-
-export interface TrainResult {
-  bytes: Uint8Array;
-  modelId: string;
-  sizeWeight: number;
-  validation?: PolicyMetrics;
-  crossValidation?: { accuracy: number; sizeRatio: number; hardFoldAccuracy: number; targetMet: boolean };
-  trainImages: number;
-  dataset?: Dataset;
-  /** How it was trained (ensemble size, accuracy target, CV rule), for the model card. */
-  summary?: Record<string, unknown>;
-}
-
-/** The 5 header scalars version 1 had (log bpp, source quality, is-JPEG, log megapixels, log aspect). */
-export const BASIC_FEATURES = [0, 1, 2, 3, 4];
+import { BASIC_FEATURES, ENV_PREFIX, type TrainConfig, type TrainResult, trainOptions } from './train-config.ts';
 
 /** Train from full-information rows of the train split; report (not tune on) the validation split. */
 export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainResult {

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import type { Policy } from '../../src/policy/types.ts';
+import { authenticate } from '../../src/request/authenticate.ts';
+import { buffer } from '../../src/request/buffer.ts';
+import type { Exchange } from '../../src/request/exchange.ts';
+import { extract } from '../../src/request/extract.ts';
+import { plan } from '../../src/request/plan.ts';
+import { rebuild } from '../../src/request/rebuild.ts';
+import { route } from '../../src/request/route.ts';
+import { shrink } from '../../src/request/shrink.ts';
+import { runPath } from '../../src/request/steps.ts';
+import { syntheticJpeg } from '../helpers/images.ts';
+import { exchangeOf, testContext } from '../helpers/path-context.ts';
+
+const LABELS = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' };
+
+async function rekognitionExchange(body: unknown, context = testContext().context): Promise<Exchange> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const exchange = exchangeOf({ method: 'POST', url: '/', headers: LABELS }, Readable.from([Buffer.from(text)]));
+  await runPath([route, buffer], exchange, context);
+  return exchange;
+}
+const image = (bytes: Buffer) => ({ Image: { Bytes: bytes.toString('base64') }, MaxLabels: 5 });
+
+test('authenticate: an unsigned request to a re-signing API on a public listener is refused', async () => {
+  const { context } = testContext();
+  const exchange = await rekognitionExchange(image(Buffer.from('x')), context);
+  await runPath([authenticate], exchange, context);
+  assert.equal(exchange.error?.code, 'AUTH_UNVERIFIABLE');
+});
+
+test('extract: images become slots with their own operation and key', async () => {
+  const { context } = testContext();
+  const photo = await syntheticJpeg();
+  const exchange = await rekognitionExchange(image(photo), context);
+  await runPath([extract], exchange, context);
+  assert.equal(exchange.slots.length, 1);
+  const [slot] = exchange.slots;
+  assert.equal(slot!.field, 'Image');
+  assert.equal(slot!.key, 'rekognition/DetectLabels');
+  assert.equal(slot!.operation.kind, 'labels');
+  assert.ok(slot!.bytes.equals(photo));
+});
+
+test('extract: unreadable bodies, S3 images and saturation send the original, with the reason', async () => {
+  const { context } = testContext();
+  const broken = await rekognitionExchange('{"Image":', context);
+  await runPath([extract], broken, context);
+  assert.equal(broken.originalReason, 'bad-request');
+  const s3 = await rekognitionExchange({ Image: { S3Object: { Bucket: 'b', Name: 'n' } } }, context);
+  await runPath([extract], s3, context);
+  assert.equal(s3.originalReason, 'no-inline-image');
+  const busy = testContext({
+    limiter: Object.assign(Object.create(null), { saturated: true }) as never,
+  }).context;
+  const saturated = await rekognitionExchange(image(Buffer.from('x')), busy);
+  await runPath([extract], saturated, busy);
+  assert.equal(saturated.originalReason, 'overload');
+  assert.equal(saturated.slots.length, 0, 'nothing parsed while saturated');
+});
+
+test('plan: the learning loop plans every image before it is touched', async () => {
+  const planned: string[] = [];
+  const loop = { plan: (x: Exchange) => void planned.push(...x.slots.map((s) => s.key)), record: () => {} };
+  const { context } = testContext({ loop });
+  const exchange = await rekognitionExchange(image(await syntheticJpeg()), context);
+  await runPath([extract, plan], exchange, context);
+  assert.deepEqual(planned, ['rekognition/DetectLabels']);
+});
+
+test("shrink: each image under its plan's policy, never larger, the API's minimum respected", async () => {
+  const { context } = testContext();
+  const photo = await syntheticJpeg({ width: 400, height: 300, quality: 95 });
+  const exchange = await rekognitionExchange(image(photo), context);
+  await runPath([extract, shrink], exchange, context);
+  const outcome = exchange.slots[0]!.outcome;
+  assert.equal(outcome?.kind, 'encoded');
+  assert.ok(outcome?.kind === 'encoded' && outcome.bytes.length < photo.length);
+  assert.equal(outcome?.decision?.action.quality, 30);
+  assert.ok(exchange.slots[0]!.workMs! >= 0);
+
+  const tiny = await rekognitionExchange(image(await syntheticJpeg({ width: 60, height: 60 })), context);
+  await runPath([extract, shrink], tiny, context);
+  assert.equal(tiny.slots[0]!.outcome?.kind === 'original' && tiny.slots[0]!.outcome.reason, 'below-minimum');
+
+  const failing: Policy = { id: 'broken', decide: async () => Promise.reject(new Error('no')) };
+  const withPlan = await rekognitionExchange(image(photo), context);
+  await runPath([extract], withPlan, context);
+  withPlan.slots[0]!.plan = { route: { state: 'policy', mode: 'policy' }, policy: failing };
+  await runPath([shrink], withPlan, context);
+  assert.equal(withPlan.slots[0]!.outcome?.kind === 'original' && withPlan.slots[0]!.outcome.reason, 'policy-failed');
+});
+
+test('rebuild: the smaller image goes into the request, every other field as sent', async () => {
+  const { context } = testContext();
+  const photo = await syntheticJpeg({ width: 400, height: 300, quality: 95 });
+  const exchange = await rekognitionExchange(image(photo), context);
+  await runPath([extract, shrink, rebuild], exchange, context);
+  const sent = JSON.parse(exchange.outgoing!.body.toString());
+  assert.equal(sent.MaxLabels, 5);
+  assert.ok(Buffer.from(sent.Image.Bytes, 'base64').length < photo.length);
+});
+
+test('rebuild: a body that would not be smaller on the wire sends the original, images marked so', async () => {
+  const { context } = testContext();
+  const exchange = await rekognitionExchange(image(await syntheticJpeg()), context);
+  await runPath([extract, shrink], exchange, context);
+  // Pretend the wire disagrees: the rebuilt body is as large as the client's.
+  const real = exchange.extracted!;
+  exchange.extracted = { ...real, rebuild: (r) => ({ ...real.rebuild(r), body: Buffer.alloc(exchange.body!.length) }) };
+  await runPath([rebuild], exchange, context);
+  assert.equal(exchange.outgoing, undefined);
+  assert.equal(exchange.slots[0]!.outcome?.kind === 'original' && exchange.slots[0]!.outcome.reason, 'not-smaller');
+  assert.equal(exchange.originalReason, 'not-smaller');
+});
