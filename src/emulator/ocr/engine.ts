@@ -6,7 +6,7 @@ import { loadCharset } from './dictionary.ts';
 import { type Point, type Quad, rotateQuad, scaleQuad } from './geometry.ts';
 import { decodeForOcr } from './image.ts';
 import { ocrModelPaths } from './model-files.ts';
-import { recLayout, recogniseLine } from './recognise.ts';
+import { recLayout, recogniseLine, SPACE_RECOVERY_PROB } from './recognise.ts';
 import { cropSize } from './strip.ts';
 import { wordsOfLine } from './words.ts';
 
@@ -37,6 +37,12 @@ export interface ReadOptions {
   minScore?: number;
   /** Images with more pixels are refused undecoded (default 100 MP, the proxy's --max-input-pixels default). */
   maxInputPixels?: number;
+  /**
+   * Space-class probability between two characters at which a space is read although the blank won (default
+   * SPACE_RECOVERY_PROB, 0.01; see recognise.ts for why and what it was measured on). 1 reads only the spaces the model
+   * decodes itself.
+   */
+  spaceProb?: number;
 }
 
 export interface OcrPoint {
@@ -69,7 +75,13 @@ export interface OcrEngine {
   release(): Promise<void>;
 }
 
-export const READ_DEFAULTS = { maxSide: 960, applyOrientation: true, minScore: 0.5, maxInputPixels: 100_000_000 };
+export const READ_DEFAULTS = {
+  maxSide: 960,
+  applyOrientation: true,
+  minScore: 0.5,
+  maxInputPixels: 100_000_000,
+  spaceProb: SPACE_RECOVERY_PROB,
+};
 /** The largest working side accepted: the detector's memory grows with the square of it. */
 export const MAX_WORKING_SIDE = 4096;
 /** A crop this much taller than wide is vertical text, read after a quarter turn (PaddleOCR's rule). */
@@ -125,7 +137,7 @@ export async function loadOcrEngine(options: OcrEngineOptions = {}): Promise<Ocr
     const lines: OcrLine[] = [];
     for (let i = 0; i < upright.length; i++) {
       const quad = flips[i] ? rotateQuad(upright[i]!, 2) : upright[i]!;
-      const line = await recogniseLine(recogniser, working, quad, charset);
+      const line = await recogniseLine(recogniser, working, quad, charset, opts.spaceProb);
       const text = line.text.trim();
       if (text.length === 0 || line.confidence < opts.minScore) continue;
       lines.push({
@@ -161,6 +173,9 @@ function validReadOptions(options: ReadOptions): Required<ReadOptions> {
   }
   if (!(merged.minScore >= 0 && merged.minScore <= 1)) {
     throw new OcrOptionError(`minScore must be in 0..1, got ${merged.minScore}`);
+  }
+  if (!(merged.spaceProb > 0 && merged.spaceProb <= 1)) {
+    throw new OcrOptionError(`spaceProb must be in (0, 1], got ${merged.spaceProb}`);
   }
   if (!Number.isInteger(merged.maxInputPixels) || merged.maxInputPixels < 1) {
     throw new OcrOptionError(`maxInputPixels must be a positive integer, got ${merged.maxInputPixels}`);

@@ -47,6 +47,7 @@ export async function recogniseLine(
   image: RgbImage,
   quad: Quad,
   charset: readonly string[],
+  spaceProb = SPACE_RECOVERY_PROB,
 ): Promise<RecognisedLine> {
   const layout = recLayout(quad);
   const input = sampleStrip(image, quad, layout);
@@ -55,7 +56,7 @@ export async function recogniseLine(
   });
   const probs = Object.values(output)[0]!;
   const [, steps, classes] = probs.dims as number[];
-  const chars = ctcGreedy(probs.data as Float32Array, steps!, classes!, charset);
+  const chars = ctcGreedy(probs.data as Float32Array, steps!, classes!, charset, spaceProb);
   const read = chars.filter((c) => !c.recovered);
   const confidence = read.length > 0 ? read.reduce((s, c) => s + c.prob, 0) / read.length : 0;
   return {
@@ -70,12 +71,16 @@ export async function recogniseLine(
 /**
  * Space recovery. PP-OCRv4's Chinese/English recogniser is known to drop the spaces between English words
  * (PaddleOCR issues #11386, #13201; PaddleX #3519: "a defect of this general model"), which would make every line one
- * word. It still raises the space class at the gaps, just not above the blank. Measured on rendered cards (16 lines x 4
- * DejaVu faces x 6 sizes, 14-60 px; 5557 character boundaries): between two characters of one word the space class
- * never exceeded 0.0015 at any step; at a real word gap its peak was at least 0.008. A space is therefore read between
- * two characters when the space class reaches this probability at some step between them.
+ * word. It still raises the space class at the gaps, just not above the blank, so a space is read between two
+ * characters when the space class reaches this probability at some step between them.
+ *
+ * Measured (scripts/ocr-photos.ts and rendered cards: 16 lines x 4 DejaVu faces x 6 sizes, 14-60 px, 5557 character
+ * boundaries): on cards the peak inside a word never exceeded 0.0015 and at a real gap was at least 0.008; at 0.01, no
+ * false split and 2 of 1141 gaps missed. On photos of handwriting and engraved, letter-spaced capitals, peaks inside
+ * words reach 0.004-0.05 (0.004 split "comp le te", "S H E LL"); 0.01 keeps most of those whole and leaves a few
+ * ("inc lude", "CHARLOT TE"), which a higher value would trade for gaps lost on clean print.
  */
-export const SPACE_RECOVERY_PROB = 0.004;
+export const SPACE_RECOVERY_PROB = 0.01;
 
 /**
  * Greedy CTC over [steps, classes] probabilities, keeping where in time each character was read, with the spaces the

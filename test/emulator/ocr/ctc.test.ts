@@ -23,8 +23,8 @@ function steps(spec: (number | { blank: number; space: number })[]): Float32Arra
   return probs;
 }
 
-const text = (spec: Parameters<typeof steps>[0]) =>
-  ctcGreedy(steps(spec), spec.length, CLASSES, CHARSET)
+const text = (spec: Parameters<typeof steps>[0], spaceProb?: number) =>
+  ctcGreedy(steps(spec), spec.length, CLASSES, CHARSET, spaceProb)
     .map((c) => c.char)
     .join('');
 
@@ -37,6 +37,9 @@ describe('CTC decoding', () => {
     assert.equal(text([1, 0, 4, 0, 2]), 'a b');
     assert.equal(text([1, { blank: 0.98, space: 0.02 }, 2]), 'a b');
     assert.equal(text([1, { blank: 0.999, space: 0.001 }, 2]), 'ab');
+    // The threshold is the caller's: 1 keeps only the spaces the model decodes itself.
+    assert.equal(text([1, { blank: 0.98, space: 0.02 }, 2], 1), 'ab');
+    assert.equal(text([1, 4, 2], 1), 'a b');
     // Never a space before the first character or after the last.
     assert.equal(text([{ blank: 0.9, space: 0.1 }, 1, 2, { blank: 0.9, space: 0.1 }]), 'ab');
   });

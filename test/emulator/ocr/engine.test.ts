@@ -216,7 +216,13 @@ describe('OCR engine (PP-OCRv4 on onnxruntime-node)', () => {
 
   it('refuses options outside their limits', async () => {
     const image = await renderCard(SMALL);
-    for (const options of [{ maxSide: 16 }, { maxSide: 100_000 }, { maxSide: 500.5 }, { minScore: 2 }]) {
+    for (const options of [
+      { maxSide: 16 },
+      { maxSide: 100_000 },
+      { maxSide: 500.5 },
+      { minScore: 2 },
+      { spaceProb: 0 },
+    ]) {
       await assert.rejects(engine.read(image, options), (error) => error instanceof OcrOptionError);
     }
   });
