@@ -154,16 +154,18 @@ export async function loadOcrEngine(options: OcrEngineOptions = {}): Promise<Ocr
     return { width: frame.width, height: frame.height, lines };
   };
 
-  await checkDictionary(recogniser, charset.length);
-  // The first runs of each session are several times slower (allocation, kernel selection): pay that here.
-  await read(await warmUpCard());
-
-  return {
-    read,
-    release: async () => {
-      await Promise.all([detector.release(), classifier.release(), recogniser.release()]);
-    },
+  const release = async () => {
+    await Promise.all([detector.release(), classifier.release(), recogniser.release()]);
   };
+  try {
+    await checkDictionary(recogniser, charset.length);
+    // The first runs of each session are several times slower (allocation, kernel selection): pay that here.
+    await read(await warmUpCard());
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { read, release };
 }
 
 function validReadOptions(options: ReadOptions): Required<ReadOptions> {
