@@ -5,7 +5,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultActions } from '../src/policy/actions.ts';
+import { paperActions } from '../src/policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../src/policy/features.ts';
 import { encodeMlpOnnx } from '../src/policy/onnx-writer.ts';
 import { PLACEHOLDER_MODEL_ID, placeholderSpec } from '../src/policy/placeholder.ts';
@@ -25,9 +25,9 @@ real ONNX policy to load, validate, hot-reload and explore with until the traine
 Replace it with \`adacompress train\` output (same contract, see docs/POLICY.md).
 
 - model_id: \`${PLACEHOLDER_MODEL_ID}\`
-- network: Gemm(${featureNames.length}→2) + Relu, Gemm(2→${defaultActions.length}); input \`features\` float32 [batch, ${featureNames.length}], output \`scores\` float32 [batch, ${defaultActions.length}]
+- network: Gemm(${featureNames.length}→2) + Relu, Gemm(2→${paperActions.length}); input \`features\` float32 [batch, ${featureNames.length}], output \`scores\` float32 [batch, ${paperActions.length}]
 - features: version ${FEATURE_VERSION} (src/policy/features.ts); only \`log_bits_per_pixel\` and \`source_quality\` have non-zero weights
-- actions: JPEG qualities ${defaultActions.map((a) => a.quality).join(', ')}
+- actions: JPEG qualities ${paperActions.map((a) => a.quality).join(', ')}
 - provider / operation: \`*\` / \`*\` (any)
 - rule: target quality q* = clamp(35 + 10·(1.5 − log_bits_per_pixel) + 40·(0.9 − source_quality), 0, 95); score of
   action a = −(q_a − q*)²/30² up to a per-image constant. About q35 for a typical ImageNet photo, higher for sources

@@ -7,6 +7,7 @@ import { createMetrics, observeLearningLoop } from './admin/metrics.ts';
 import { registerStatusPage } from './admin/status-page.ts';
 import { configureSharp } from './codec/index.ts';
 import type { ProxyConfig } from './config/proxy.ts';
+import { CalibrationStore } from './feedback/calibration-store.ts';
 import { createDecisionLog, type DecisionLog } from './feedback/decision-log.ts';
 import { LearningLoop } from './feedback/loop.ts';
 import { createReferenceSampler } from './feedback/reference-sampler.ts';
@@ -96,6 +97,16 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
         onError: (error) => logger.error({ code: error.code, error: error.message }, 'decision log error'),
       })
     : undefined;
+  const calibrationPath =
+    config.calibrationState === 'auto'
+      ? config.decisionLog && path.join(path.dirname(config.decisionLog), 'calibration.json')
+      : config.calibrationState;
+  const calibrationStore =
+    config.calibration && calibrationPath
+      ? await CalibrationStore.open(calibrationPath, {
+          onError: (error) => logger.warn({ error: error.message }, 'calibration state'),
+        })
+      : undefined;
   const sampler = createReferenceSampler({
     probability: config.referenceProbability,
     maxPerMinute: config.referenceBudgetPerMinute,
@@ -119,6 +130,17 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     },
     codecLimits: { maxInputPixels: config.maxInputPixels },
     runReference: (reference) => runPath(referencePath, reference, context),
+    ...(config.calibration
+      ? {
+          calibration: {
+            config: {
+              target: config.targetAgreement,
+              calibratingReferenceProbability: config.calibrationReferenceProbability,
+            },
+            ...(calibrationStore ? { store: calibrationStore } : {}),
+          },
+        }
+      : {}),
     logger,
     onReference: (provider, result) => metrics.references.inc({ provider, result }),
   });
@@ -186,6 +208,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
       history.stop();
       await proxy.app.close();
       await learningLoop.drain(config.shutdownGraceMs);
+      await learningLoop.flushCalibration();
       await decisionLog?.close();
       await router.close();
       // Closed last: reference uploads still in flight after the listener closed use it.

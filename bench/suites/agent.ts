@@ -25,7 +25,7 @@ export async function run(): Promise<BenchReport> {
         const start = performance.now();
         const features = featuresOf(image);
         const featured = performance.now();
-        await policy.decideFromFeatures(features);
+        await policy.decideFromFeatures(features, image);
         const decided = performance.now();
         await encodeJpeg(image, { quality: 75 }, limits);
         const encoded = performance.now();

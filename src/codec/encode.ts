@@ -3,12 +3,13 @@ import { codecErrorFromSharp } from './errors.ts';
 import type { CodecLimits, EncodeAction, EncodeResult, InspectedImage } from './types.ts';
 
 /**
- * Re-encode as baseline JPEG at the action's quality, decoding the source once.
+ * Re-encode as baseline JPEG at the action's quality, resized to the action's longest side when it asks for one, in one
+ * sharp pipeline from one decode (libjpeg's shrink-on-load does most of a large reduction while decoding).
  *
- * Orientation: pixels are NOT rotated. The output keeps the stored pixel grid and carries the source's EXIF orientation
- * tag (and only that tag: the rest of EXIF, e.g. GPS, is dropped). The upstream therefore sees exactly what the client
- * sent — same pixel grid, same orientation instruction — and any coordinates in its answer refer to the same pixels the
- * client's own image has. Rotating the pixels instead would change width/height and force us to map boxes back.
+ * Orientation: pixels are NOT rotated. The output keeps the stored pixel grid (scaled as a whole when resized) and
+ * carries the source's EXIF orientation tag (and only that tag: the rest of EXIF, e.g. GPS, is dropped). The upstream
+ * therefore sees what the client sent, the same way up; coordinates in its answer are mapped back to the client's
+ * pixels by the width/height ratio when the proxy resized (the providers' answer mapping).
  *
  * Colour: output is always sRGB (CMYK and images with other ICC profiles are converted; sharp's default), 8-bit.
  * Encoder: the standard Annex K tables scaled by quality (quantisationTable 0), 4:2:0 chroma, no mozjpeg trellis, not
@@ -25,6 +26,10 @@ export async function encodeJpeg(
   let pipeline = sharp(image.bytes, { limitInputPixels: limits.maxInputPixels, failOn: 'warning' }).toColourspace(
     'srgb',
   );
+  const size = targetSize(image, action.maxSide);
+  if (size.width !== image.width || size.height !== image.height) {
+    pipeline = pipeline.resize({ width: size.width, height: size.height, fit: 'fill' });
+  }
   if (image.orientation !== 1) pipeline = pipeline.withExif({ IFD0: { Orientation: String(image.orientation) } });
   try {
     const { data, info } = await pipeline
@@ -44,6 +49,20 @@ export async function encodeJpeg(
   } catch (error) {
     throw codecErrorFromSharp(error, 'encode');
   }
+}
+
+/**
+ * The stored size an action sends: the longest side brought to `maxSide`, aspect kept, never enlarged, each side at
+ * least 1 px. Callers keep the API's minimum side (actions.ts fits actions to the limits first).
+ */
+export function targetSize(image: { width: number; height: number }, maxSide: number | undefined) {
+  const long = Math.max(image.width, image.height);
+  if (maxSide === undefined || !(maxSide < long)) return { width: image.width, height: image.height };
+  const scale = maxSide / long;
+  return {
+    width: Math.max(1, Math.round(image.width * scale)),
+    height: Math.max(1, Math.round(image.height * scale)),
+  };
 }
 
 function clampQuality(quality: number): number {

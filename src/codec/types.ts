@@ -31,9 +31,14 @@ export interface JpegHeaderFacts {
   chromaSubsampling?: string;
 }
 
-/** What the policy may ask the encoder for. More knobs (chroma, scale) can be added; quality is always there. */
+/**
+ * What the policy may ask the encoder for: a JPEG quality, and optionally a resolution, as the longest side in pixels
+ * of what is sent (the image is never enlarged; absent = the stored size). More knobs may be added; quality is always
+ * there.
+ */
 export interface EncodeAction {
   quality: number;
+  maxSide?: number;
 }
 
 export interface EncodeResult {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { calibrationDefaults } from '../feedback/calibration.ts';
 import { controllerDefaults } from '../feedback/controller.ts';
 import { ROTATE_SIZE_PATTERN } from '../feedback/decision-log.ts';
 import { referenceSamplerDefaults } from '../feedback/reference-sampler.ts';
@@ -37,7 +38,10 @@ export const coreOptions = {
   imageLimits: option(
     z
       .string()
-      .regex(IMAGE_LIMITS_PATTERN, 'must be key:field=N[,field=N][;key:...] with fields minSide, maxSide, maxBytes'),
+      .regex(
+        IMAGE_LIMITS_PATTERN,
+        'must be key:field=N[,field=N][;key:...] with fields minSide, maxSide, maxBytes, workingSide',
+      ),
     '',
     'Overrides of the APIs documented image limits, per provider or provider/operation, e.g. facepp:maxBytes=2000000;rekognition/DetectLabels:maxSide=4096.',
     '""',
@@ -100,6 +104,26 @@ export const coreOptions = {
     bool(),
     false,
     'Write each decision line synchronously: SIGKILL then loses nothing, at some latency.',
+  ),
+  calibration: option(
+    bool(),
+    true,
+    'Calibrate each provider/operation online from the reference uploads: the resolution floor and policy level that hold --target-agreement.',
+  ),
+  targetAgreement: option(
+    num(0, 1),
+    calibrationDefaults.target,
+    'Agreement with the reference answer that calibration holds per provider/operation.',
+  ),
+  calibrationReferenceProbability: option(
+    num(0, 1),
+    calibrationDefaults.calibratingReferenceProbability,
+    'Reference probability while calibration has an undecided candidate (still capped by the budget).',
+  ),
+  calibrationState: option(
+    z.string(),
+    'auto',
+    'Where the calibrated state survives restarts: auto = calibration.json beside the decision log (not kept without one); a path; empty = not kept.',
   ),
   referenceKind: option(
     z.enum(['q75', 'original']),

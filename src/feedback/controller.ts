@@ -119,6 +119,8 @@ export interface ControllerSnapshot {
   ignoredSamples: number;
   /** The CUSUM statistic (0 when agreement is as expected); fallback when it passes `cusumThreshold`. */
   cusum: number;
+  /** Drops the detector saw that calibration absorbed by backing off (no fallback). */
+  absorbedDrops: number;
 }
 
 interface ControllerEvents {
@@ -141,9 +143,20 @@ export class Controller extends EventEmitter<ControllerEvents> {
   #needsRetraining = false;
   #ignored = 0;
   #cusum = 0;
+  #absorbed = 0;
 
-  constructor(config: ControllerConfig & { modelId: string }, dependencies: { now?: () => number } = {}) {
+  readonly #absorb: () => boolean;
+
+  /**
+   * `absorb`: asked when the detector trips; returning true means someone else (online calibration, which backs off
+   * to a safer operating point) has dealt with the drop, so the policy stays in charge and the detector starts over.
+   */
+  constructor(
+    config: ControllerConfig & { modelId: string },
+    dependencies: { now?: () => number; absorb?: () => boolean } = {},
+  ) {
     super();
+    this.#absorb = dependencies.absorb ?? (() => false);
     const parsed = controllerConfigSchema.parse(config);
     this.config = Object.freeze({ ...parsed, minSamples: parsed.minSamples ?? parsed.windowSize });
     this.#now = dependencies.now ?? Date.now;
@@ -195,7 +208,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       this.config.detector === 'cusum'
         ? this.#cusum > this.config.cusumThreshold
         : this.#count >= this.config.minSamples && this.#mean()! < this.config.threshold;
-    if (this.#state === 'policy' && tripped) {
+    if (this.#state === 'policy' && tripped && this.#absorb()) {
+      this.#absorbed += 1;
+      this.#clearWindow();
+    } else if (this.#state === 'policy' && tripped) {
       const mean = this.#mean()!;
       this.#needsRetraining = true;
       this.#transition('fallback', 'agreement-dropped', mean);
@@ -233,6 +249,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
       needsRetraining: this.#needsRetraining,
       ignoredSamples: this.#ignored,
       cusum: this.#cusum,
+      absorbedDrops: this.#absorbed,
     };
   }
 
@@ -269,7 +286,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
 
 export function createController(
   config: ControllerConfig & { modelId: string },
-  dependencies: { now?: () => number } = {},
+  dependencies: { now?: () => number; absorb?: () => boolean } = {},
 ): Controller {
   return new Controller(config, dependencies);
 }

@@ -34,6 +34,9 @@ export function decisionLine(exchange: Exchange, slot: SlotWork, id: string): De
       outcome.kind === 'encoded' ? { sent: 'encoded' as const } : { sent: 'original' as const, reason: outcome.reason },
     answer: slot.answer ?? null,
     controllerState: { state: route.state, mode: route.mode },
+    ...(slot.plan?.point
+      ? { point: { floor: slot.plan.point.floor, level: slot.plan.point.level, probe: slot.plan.probe ?? false } }
+      : {}),
     ...(exchange.reference
       ? { reference: { probability: exchange.reference.probability, requested: exchange.reference.granted } }
       : {}),

@@ -2,10 +2,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Answer } from '../answer.ts';
 import { encodeJpeg } from '../codec/index.ts';
 import type { CodecLimits } from '../codec/types.ts';
+import { SIDES } from '../policy/actions.ts';
 import { FixedQualityPolicy } from '../policy/fixed.ts';
-import type { Decision, DecisionContext, Policy } from '../policy/types.ts';
+import type { DecisionContext, Policy } from '../policy/types.ts';
 import { type Exchange, referenceExchange, type SlotWork, sentBytesOf } from '../request/exchange.ts';
 import type { LearningHooks } from '../request/steps.ts';
+import { type CalibrationConfig, type CalibrationSnapshot, type CalibrationState, Calibrator } from './calibration.ts';
+import type { CalibrationStore } from './calibration-store.ts';
 import { type Controller, type ControllerConfig, type ControllerSnapshot, createController } from './controller.ts';
 import { decisionLine } from './decision-line.ts';
 import type { DecisionLog } from './decision-log.ts';
@@ -26,12 +29,16 @@ export interface LearningLoopOptions {
   runReference: (reference: Exchange) => Promise<void>;
   logger: FastifyBaseLogger;
   onReference?: (provider: string, result: 'sent' | 'reused' | 'failed') => void;
+  /** Online calibration of each provider/operation's operating point; absent = off (the policies' own defaults). */
+  calibration?: { config: CalibrationConfig; store?: CalibrationStore };
 }
 
 interface Tracked {
   controller: Controller;
   context: DecisionContext;
   kind: SlotWork['operation']['kind'];
+  /** Absent when calibration is off. */
+  calibrator?: Calibrator;
 }
 
 /**
@@ -51,12 +58,32 @@ export class LearningLoop implements LearningHooks {
 
   plan(exchange: Exchange): void {
     const tracked = exchange.slots.map((slot) => this.#track(exchange, slot));
-    exchange.reference = this.#options.sampler.tryAcquire(
-      strongest(tracked.map((t) => t.controller.referenceRequest())),
+    const sampler = this.#options.sampler;
+    exchange.reference = sampler.tryAcquire(
+      strongest(
+        sampler.probability,
+        tracked.flatMap((t) => [
+          t.controller.referenceRequest(),
+          ...(t.calibrator ? [t.calibrator.referenceRequest(sampler.probability)] : []),
+        ]),
+      ),
     );
+    const granted = exchange.reference.granted;
     exchange.slots.forEach((slot, i) => {
-      const route = tracked[i]!.controller.route(exchange.reference!.granted);
-      slot.plan = { route, policy: route.mode === 'safe' ? safePolicy(route.safeQuality ?? 75) : this.#options.policy };
+      const { controller, calibrator, context } = tracked[i]!;
+      const route = controller.route(granted);
+      if (route.mode === 'safe') {
+        slot.plan = { route, policy: safePolicy(route.safeQuality ?? 75) };
+        return;
+      }
+      // The routed policy (a router holds each model while it decides, so a hot swap cannot release it mid-use).
+      const policy = this.#options.policy;
+      if (!calibrator) {
+        slot.plan = { route, policy };
+        return;
+      }
+      const choice = calibrator.route(granted);
+      slot.plan = { route, policy, point: choice.point, grid: choice.grid, probe: choice.probe };
     });
   }
 
@@ -73,16 +100,34 @@ export class LearningLoop implements LearningHooks {
     this.#pending.add(job);
   }
 
-  /** A model went live: controllers whose policy changed trust the new model again. */
+  /** A model went live: controllers whose policy changed trust the new model again; calibration starts afresh for it. */
   onModelLoaded(policyIdFor: (context: DecisionContext) => string): void {
-    for (const { controller, context } of this.#controllers.values()) {
-      const id = policyIdFor(context);
-      if (id !== controller.snapshot().modelId) controller.onModelLoaded(id);
+    for (const [key, tracked] of this.#controllers) {
+      const id = policyIdFor(tracked.context);
+      if (id === tracked.controller.snapshot().modelId) continue;
+      tracked.controller.onModelLoaded(id);
+      if (tracked.calibrator) {
+        // What the backend told us about resolution stays true; where the new model's levels hold is not known yet.
+        const side = tracked.calibrator.snapshot().current.side;
+        tracked.calibrator = this.#newCalibrator(key, this.#policyFor(tracked.context), side);
+      }
     }
   }
 
   controllers(): Record<string, ControllerSnapshot> {
     return Object.fromEntries([...this.#controllers].map(([key, { controller }]) => [key, controller.snapshot()]));
+  }
+
+  /** Each calibrated provider/operation's operating point and evidence (status page, metrics, readiness). */
+  calibration(): Record<string, CalibrationSnapshot> {
+    return Object.fromEntries(
+      [...this.#controllers].flatMap(([key, { calibrator }]) => (calibrator ? [[key, calibrator.snapshot()]] : [])),
+    );
+  }
+
+  /** Persist the calibration now (shutdown). */
+  async flushCalibration(): Promise<void> {
+    await this.#options.calibration?.store?.flush();
   }
 
   /** Wait for reference uploads in flight (shutdown), at most `timeoutMs`. */
@@ -95,16 +140,58 @@ export class LearningLoop implements LearningHooks {
     let tracked = this.#controllers.get(slot.key);
     if (!tracked) {
       const context = { provider: exchange.provider!.name, operation: slot.operation.name };
-      const controller = createController({ ...this.#options.controller, modelId: this.#policyFor(context).id });
+      // A drop the controller detects is first calibration's to absorb (back off to a safer point); only at its
+      // safest point, or with calibration off, does the controller fall back to the safe action.
+      const absorb = () => {
+        const calibrator = this.#controllers.get(slot.key)?.calibrator;
+        if (!calibrator || calibrator.atSafest) return false;
+        calibrator.onDrift();
+        return true;
+      };
+      const controller = createController(
+        { ...this.#options.controller, modelId: this.#policyFor(context).id },
+        { absorb },
+      );
       const key = slot.key;
       controller.on('transition', (t) => this.#options.logger.warn({ key, ...t }, 'controller state changed'));
       controller.on('retraining-needed', (s) =>
         this.#options.logger.warn({ key, modelId: s.modelId, windowMean: s.windowMean }, 'policy needs retraining'),
       );
       tracked = { controller, context, kind: slot.operation.kind };
+      if (this.#options.calibration) {
+        const policy = this.#policyFor(context);
+        const stored = this.#options.calibration.store?.get(key);
+        tracked.calibrator = this.#newCalibrator(
+          key,
+          policy,
+          0,
+          stored?.modelId === policy.id ? stored.state : undefined,
+        );
+      }
       this.#controllers.set(key, tracked);
     }
     return tracked;
+  }
+
+  /**
+   * A calibrator for a key and its live policy: the grid is SIDES x the policy's ladder, the start cautious (the
+   * stored size within the API's working side, one level safer than the policy was trained at), unless a stored
+   * state for this very model says where it already is.
+   */
+  #newCalibrator(key: string, policy: Policy, side: number, state?: CalibrationState): Calibrator {
+    const calibration = this.#options.calibration!;
+    const levels = policy.ladder?.length ?? 1;
+    const start = { side, level: Math.max(0, (policy.trainedLevel ?? 1) - 1) };
+    const calibrator = new Calibrator(
+      calibration.config,
+      { sides: SIDES, levels, start },
+      {
+        ...(state ? { state } : {}),
+        onEvent: (event) => this.#options.logger.info({ key, ...event, modelId: policy.id }, 'calibration moved'),
+      },
+    );
+    calibration.store?.set(key, { modelId: policy.id, state: calibrator.state() });
+    return calibrator;
   }
 
   #policyFor(context: DecisionContext): Policy {
@@ -166,11 +253,31 @@ export class LearningLoop implements LearningHooks {
       });
       const referenceAnswer = answers[i];
       if (!referenceAnswer || !slot.answer) return;
-      this.#controllers.get(slot.key)?.controller.record({
-        agreement: this.#specFor(slot).agreement(referenceAnswer, slot.answer),
-        mode: slot.plan?.route.mode ?? 'policy',
-        modelId: slot.outcome?.decision?.modelId ?? '',
+      this.#learn(slot, this.#specFor(slot).agreement(referenceAnswer, slot.answer));
+    });
+  }
+
+  /**
+   * One agreement sample. The calibrator learns from every one (probes included: they are how it finds cheaper points).
+   * The controller watches the point requests are actually sent at (probes are expected to fail now and then), and a
+   * drop it detects is absorbed by calibration backing off while it can (Controller's `absorb`).
+   */
+  #learn(slot: SlotWork, agreement: number): void {
+    const tracked = this.#controllers.get(slot.key);
+    if (!tracked) return;
+    const { calibrator, controller } = tracked;
+    if (calibrator && slot.plan?.grid) {
+      calibrator.record(slot.plan.grid, agreement);
+      this.#options.calibration?.store?.set(slot.key, {
+        modelId: controller.snapshot().modelId,
+        state: calibrator.state(),
       });
+    }
+    if (slot.plan?.probe) return;
+    controller.record({
+      agreement,
+      mode: slot.plan?.route.mode ?? 'policy',
+      modelId: slot.outcome?.decision?.modelId ?? '',
     });
   }
 
@@ -198,8 +305,10 @@ function decisionIdOf(exchange: Exchange, slot: SlotWork): string {
   return exchange.slots.length > 1 ? `${exchange.id}.${exchange.slots.indexOf(slot)}` : exchange.id;
 }
 
-/** One sampler request for a request's images: the most any of their controllers asks for. */
-function strongest(requests: readonly AcquireOptions[]): AcquireOptions {
+/** One sampler request for a request's images: the most any of their controllers (or calibrators) asks for. */
+function strongest(base: number, requests: readonly AcquireOptions[]): AcquireOptions {
+  // References turned off by the operator stay off: nothing here may spend what was not allowed.
+  if (base === 0) return { probability: 0 };
   const probabilities = requests.flatMap((r) => (r.probability === undefined ? [] : [r.probability]));
   const merged: AcquireOptions = {};
   if (probabilities.length > 0) merged.probability = Math.max(...probabilities);
@@ -208,20 +317,11 @@ function strongest(requests: readonly AcquireOptions[]): AcquireOptions {
 }
 
 const safePolicies = new Map<number, Policy>();
-/** The controller's safe action: a fixed quality outside the model's action list (actionIndex -1 in the log). */
+/** The controller's safe action: a fixed quality at the stored size (within the API's limits), outside any model. */
 function safePolicy(quality: number): Policy {
   let policy = safePolicies.get(quality);
   if (!policy) {
-    const fixed = new FixedQualityPolicy(quality);
-    const id = `controller-safe-q${quality}`;
-    policy = {
-      id,
-      decide: async (image, context): Promise<Decision> => ({
-        ...(await fixed.decide(image, context)),
-        actionIndex: -1,
-        modelId: id,
-      }),
-    };
+    policy = new FixedQualityPolicy(quality, `controller-safe-q${quality}`);
     safePolicies.set(quality, policy);
   }
   return policy;

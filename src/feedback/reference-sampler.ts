@@ -46,6 +46,8 @@ export interface ReferenceSamplerCounters {
 }
 
 export interface ReferenceSampler {
+  /** The configured probability: what a decision is drawn with when nobody asks for another. */
+  readonly probability: number;
   tryAcquire(options?: AcquireOptions): AcquireResult;
   /** References granted in the last 60 seconds. */
   inWindow(): number;
@@ -70,6 +72,7 @@ export function createReferenceSampler(
   const oldestGrant = () => (granted < maxPerMinute ? Number.NEGATIVE_INFINITY : grants[granted % maxPerMinute]!);
 
   return {
+    probability: baseProbability,
     tryAcquire(options = {}) {
       const probability = options.force ? 1 : Math.min(1, Math.max(0, options.probability ?? baseProbability));
       if (!options.force && !(random() < probability)) {

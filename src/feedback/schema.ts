@@ -61,7 +61,7 @@ function buildSchemas(strict: boolean, providers?: readonly string[]) {
       orientation: z.number().int().min(1).max(8),
     }),
     features: object({ version: z.number().int().nonnegative(), values: z.array(z.number()) }).optional(),
-    /** The action sent. Quality always; later knobs (scale, chroma) are extra primitive fields. */
+    /** The action sent: quality always, `maxSide` (px) when resized; later knobs are extra primitive fields. */
     action: z
       .object({ quality: z.number().int().min(1).max(100) })
       .catchall(z.union([z.number(), z.string(), z.boolean()])),
@@ -83,6 +83,12 @@ function buildSchemas(strict: boolean, providers?: readonly string[]) {
       state: z.enum(['policy', 'fallback']),
       mode: z.enum(['policy', 'safe', 'probe']),
     }),
+    /** The calibrated operating point it was sent at (floor side in px or null, ladder level) and if it was a probe. */
+    point: object({
+      floor: z.number().int().positive().nullable(),
+      level: z.number().int().nonnegative(),
+      probe: z.boolean(),
+    }).optional(),
     /** The reference sampler's verdict: the probability it drew with, and whether a reference upload follows. */
     reference: object({ probability: z.number().min(0).max(1), requested: z.boolean() }).optional(),
   });

@@ -16,12 +16,22 @@ export interface DenseLayer {
 
 export type Activation = 'relu' | 'tanh' | 'linear';
 
+/** An output computed from the last layer's activations (a model with several outputs shares its hidden layers). */
+export interface OutputHead {
+  name: string;
+  layer: DenseLayer;
+  activation?: Activation;
+}
+
 export interface MlpSpec {
   layers: DenseLayer[];
   /** One per layer, applied after it; the last is usually 'linear' (scores are expected rewards, unbounded). */
   activations: Activation[];
   inputName: string;
+  /** The graph's output: the last layer's result. Ignored when `heads` are given. */
   outputName: string;
+  /** Several outputs: `layers` are then the shared trunk, and each head one Gemm (+ activation) on its result. */
+  heads?: OutputHead[];
   /** metadata_props, key -> string value (JSON for structured values). */
   metadata: Record<string, string>;
   producerName?: string;
@@ -34,36 +44,42 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
   validate(spec);
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const initializers: onnxProto.onnx.ITensorProto[] = [];
-  let current = spec.inputName;
-  spec.layers.forEach((layer, i) => {
-    const w = `layer${i}.weight`;
-    const b = `layer${i}.bias`;
+  /** One Gemm (+ activation) from `input`; its result is named `output` when given. */
+  const dense = (prefix: string, input: string, layer: DenseLayer, activation: Activation, output?: string): string => {
+    const w = `${prefix}.weight`;
+    const b = `${prefix}.bias`;
     initializers.push(floatTensor(w, [layer.rows, layer.cols], layer.weights));
     initializers.push(floatTensor(b, [layer.rows], layer.bias));
-    const last = i === spec.layers.length - 1;
-    const activation = spec.activations[i] ?? 'linear';
-    const gemmOut = last && activation === 'linear' ? spec.outputName : `layer${i}.linear`;
+    const gemmOut = output && activation === 'linear' ? output : `${prefix}.linear`;
     nodes.push({
       opType: 'Gemm',
-      name: `layer${i}.gemm`,
-      input: [current, w, b],
+      name: `${prefix}.gemm`,
+      input: [input, w, b],
       output: [gemmOut],
       attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
     });
-    current = gemmOut;
-    if (activation !== 'linear') {
-      const out = last ? spec.outputName : `layer${i}.${activation}`;
-      nodes.push({
-        opType: activation === 'relu' ? 'Relu' : 'Tanh',
-        name: `layer${i}.${activation}`,
-        input: [current],
-        output: [out],
-      });
-      current = out;
-    }
+    if (activation === 'linear') return gemmOut;
+    const out = output ?? `${prefix}.${activation}`;
+    nodes.push({
+      opType: activation === 'relu' ? 'Relu' : 'Tanh',
+      name: `${prefix}.${activation}`,
+      input: [gemmOut],
+      output: [out],
+    });
+    return out;
+  };
+  let current = spec.inputName;
+  spec.layers.forEach((layer, i) => {
+    const last = i === spec.layers.length - 1 && !spec.heads;
+    current = dense(`layer${i}`, current, layer, spec.activations[i] ?? 'linear', last ? spec.outputName : undefined);
   });
+  const outputs = spec.heads
+    ? spec.heads.map((head) => {
+        dense(`head.${head.name}`, current, head.layer, head.activation ?? 'linear', head.name);
+        return valueInfo(head.name, head.layer.rows);
+      })
+    : [valueInfo(spec.outputName, spec.layers.at(-1)!.rows)];
   const inputs = spec.layers[0]!.cols;
-  const outputs = spec.layers.at(-1)!.rows;
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: spec.producerName ?? 'adacompress-proxy',
@@ -73,7 +89,7 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
       node: nodes,
       initializer: initializers,
       input: [valueInfo(spec.inputName, inputs)],
-      output: [valueInfo(spec.outputName, outputs)],
+      output: outputs,
     },
     metadataProps: Object.entries(spec.metadata).map(([key, value]) => ({ key, value })),
   });
@@ -100,6 +116,19 @@ export function forwardMlp(
   return x;
 }
 
+/** A network with heads in plain TypeScript: each head's output by name. */
+export function forwardHeads(
+  trunk: readonly DenseLayer[],
+  activations: readonly Activation[],
+  heads: readonly OutputHead[],
+  input: ArrayLike<number>,
+): Record<string, Float32Array> {
+  const hidden = forwardMlp(trunk, activations, input);
+  return Object.fromEntries(
+    heads.map((head) => [head.name, forwardMlp([head.layer], [head.activation ?? 'linear'], hidden)]),
+  );
+}
+
 /** Read metadata_props of an ONNX file without loading it into a runtime (onnxruntime's JS API does not expose them). */
 export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
   const model = onnx.ModelProto.decode(bytes);
@@ -117,6 +146,13 @@ function validate(spec: MlpSpec): void {
     if (previous && previous.rows !== layer.cols)
       throw new Error(`onnx-writer: layer ${i} takes ${layer.cols}, gets ${previous.rows}`);
   });
+  const trunkOut = spec.layers.at(-1)!.rows;
+  for (const head of spec.heads ?? []) {
+    if (head.layer.cols !== trunkOut)
+      throw new Error(`onnx-writer: head ${head.name} takes ${head.layer.cols}, gets ${trunkOut}`);
+    if (head.layer.weights.length !== head.layer.rows * head.layer.cols)
+      throw new Error(`onnx-writer: head ${head.name} weights size`);
+  }
 }
 
 function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {

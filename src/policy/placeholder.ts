@@ -1,4 +1,4 @@
-import { defaultActions } from './actions.ts';
+import { paperActions } from './actions.ts';
 import { FEATURE_VERSION, featureNames } from './features.ts';
 import { type PolicyMetadata, policyMetadataProps } from './model-metadata.ts';
 import type { Activation, DenseLayer, MlpSpec } from './onnx-writer.ts';
@@ -34,10 +34,10 @@ export function placeholderSpec(): MlpSpec {
   }
   const base = 35 + 10 * 1.5 + 40 * 0.9;
   const layer1: DenseLayer = { weights: w1, bias: Float32Array.of(base, base - 95), rows: 2, cols: n };
-  const a = defaultActions.length;
+  const a = paperActions.length;
   const w2 = new Float32Array(a * 2);
   const b2 = new Float32Array(a);
-  defaultActions.forEach(({ quality }, i) => {
+  paperActions.forEach(({ quality }, i) => {
     w2[i * 2] = (2 * quality) / SPREAD ** 2;
     w2[i * 2 + 1] = (-2 * quality) / SPREAD ** 2;
     b2[i] = -(quality ** 2) / SPREAD ** 2;
@@ -46,7 +46,7 @@ export function placeholderSpec(): MlpSpec {
   const activations: Activation[] = ['relu', 'linear'];
   const metadata: PolicyMetadata = {
     model_id: PLACEHOLDER_MODEL_ID,
-    actions: defaultActions.map((action) => ({ ...action })),
+    actions: paperActions.map((action) => ({ ...action })),
     input: 'features',
     output: 'scores',
     feature_version: FEATURE_VERSION,

@@ -1,14 +1,30 @@
 import type { EncodeAction, InspectedImage } from '../codec/types.ts';
+import type { ImageLimits } from '../providers/types.ts';
+
+/**
+ * Where an image is sent, as calibration chose it for its provider/operation (feedback/calibration.ts): the smallest
+ * resolution it may go at, and how cautious the choice is (`level` into the policy's ladder, 0 = safest).
+ */
+export interface OperatingPoint {
+  /** Smallest longest side (px) the image may be sent at; null = as stored (no resize). */
+  floor: number | null;
+  level: number;
+}
 
 /** Where a decision is made: policies may be chosen per provider and operation. */
 export interface DecisionContext {
   provider: string;
   operation: string;
+  /** The API's limits for this operation: an action is fitted into them (sides, working resolution). */
+  limits?: ImageLimits;
+  /** The calibrated operating point; absent = the policy's own default (no calibration). */
+  point?: OperatingPoint;
 }
 
 export interface Decision {
+  /** What is sent: the quality and, when the image is resized, the longest side in pixels. */
   action: EncodeAction;
-  /** Index into the model's action list. */
+  /** Index into the model's action list (-1 when the action is not from it: a safe or fixed rule). */
   actionIndex: number;
   /** Probability with which this action was chosen (1 for a deterministic policy): the trainer's off-policy weights. */
   propensity: number;
@@ -23,5 +39,13 @@ export interface Policy {
   readonly id: string;
   /** The reward weights it was trained for (a model's `reward_weights`): how its agreement is judged online. */
   readonly rewardWeights?: Readonly<Record<string, number>>;
+  /**
+   * The calibrated dimension of its choices, safest first: agreement thresholds for a model that predicts agreement,
+   * JPEG qualities for a fixed rule. Calibration moves an operating point's `level` along it. Absent (a router, which
+   * has one per model it routes to: ask it for the policy of a context): a single level.
+   */
+  readonly ladder?: readonly number[];
+  /** The level it was trained to run at on its own backend (a model's cross-validated operating point). */
+  readonly trainedLevel?: number;
   decide(image: InspectedImage, context: DecisionContext): Promise<Decision>;
 }

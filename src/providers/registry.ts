@@ -87,9 +87,9 @@ export function effectiveOperations(descriptor: ProviderDescriptor, overrides: L
   return byName;
 }
 
-const LIMIT_FIELDS = new Set<keyof ImageLimits>(['minSide', 'maxSide', 'maxBytes']);
+const LIMIT_FIELDS = new Set<keyof ImageLimits>(['minSide', 'maxSide', 'maxBytes', 'workingSide']);
 export const IMAGE_LIMITS_PATTERN =
-  /^$|^[a-z][a-z0-9]*(\/[A-Za-z0-9_./-]+)?:(minSide|maxSide|maxBytes)=\d+(,(minSide|maxSide|maxBytes)=\d+)*(;[a-z][a-z0-9]*(\/[A-Za-z0-9_./-]+)?:(minSide|maxSide|maxBytes)=\d+(,(minSide|maxSide|maxBytes)=\d+)*)*$/;
+  /^$|^[a-z][a-z0-9]*(\/[A-Za-z0-9_./-]+)?:(minSide|maxSide|maxBytes|workingSide)=\d+(,(minSide|maxSide|maxBytes|workingSide)=\d+)*(;[a-z][a-z0-9]*(\/[A-Za-z0-9_./-]+)?:(minSide|maxSide|maxBytes|workingSide)=\d+(,(minSide|maxSide|maxBytes|workingSide)=\d+)*)*$/;
 
 /**
  * `--image-limits`: overrides of the documented limits, per provider or provider/operation (the more specific wins),

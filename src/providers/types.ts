@@ -42,6 +42,11 @@ export interface ImageLimits {
   maxSide: number;
   /** Largest image in bytes, as the API counts it (decoded bytes; base64 and URL-encoding are the provider's concern). */
   maxBytes: number;
+  /**
+   * The resolution (longest side) the API documents working at, where it does: it resizes larger uploads itself, so
+   * the proxy never sends more than this. Absent: no documented figure, the stored size is the ceiling.
+   */
+  workingSide?: number;
 }
 
 /** One image operation of an API: what its answer means and what it accepts. */

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Answer } from '../answer.ts';
 import type { InspectedImage } from '../codec/types.ts';
+import type { GridPoint } from '../feedback/calibration.ts';
 import type { Route } from '../feedback/controller.ts';
 import type { AcquireResult } from '../feedback/reference-sampler.ts';
-import type { Decision, Policy } from '../policy/types.ts';
+import type { Decision, OperatingPoint, Policy } from '../policy/types.ts';
 import type {
   DecodedResponse,
   ExtractedRequest,
@@ -79,6 +80,11 @@ export interface SlotPlan {
   route: Route;
   /** The policy it goes through: the live one, or the controller's safe action while falling back. */
   policy: Policy;
+  /** The calibrated operating point it is sent at (absent: calibration off, or the safe action). */
+  point?: OperatingPoint;
+  /** That point on the calibration grid, and whether it is a probe of a cheaper candidate. */
+  grid?: GridPoint;
+  probe?: boolean;
 }
 
 /** What happened to one image. */

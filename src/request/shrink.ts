@@ -58,7 +58,13 @@ export async function shrinkImage(
     if (Math.max(original.width, original.height) > limits.maxSide) return keep('above-maximum', { original });
     let decision: Decision;
     try {
-      decision = await policy.decide(original, { provider, operation: slot.operation.name });
+      const point = slot.plan?.point;
+      decision = await policy.decide(original, {
+        provider,
+        operation: slot.operation.name,
+        limits,
+        ...(point ? { point } : {}),
+      });
     } catch {
       return keep('policy-failed', { original });
     }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { encodeJpeg } from '../codec/encode.ts';
 import { inspectImage } from '../codec/inspect.ts';
 import { commandOptions, int, type loadOptions, num, type OptionSpec, option } from '../config/options.ts';
-import { defaultActions } from '../policy/actions.ts';
+import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
 import { providerDescriptors } from '../providers/registry.ts';
 import {
@@ -169,11 +169,11 @@ export async function collect(
     const bytes = await readFile(join(config.images, item.name));
     const image = await inspectImage(bytes, limits);
     const features = featuresOf(image);
-    const encoded = await Promise.all(defaultActions.map((a) => encodeJpeg(image, a, limits)));
+    const encoded = await Promise.all(paperActions.map((a) => encodeJpeg(image, a, limits)));
     for (const key of keys) {
       if (done.get(key)!.has(item.name)) continue;
       const outcomes = await Promise.all(
-        defaultActions.map((action, i) =>
+        paperActions.map((action, i) =>
           callSlot(async () => {
             const sent = encoded[i]!;
             const body = sent.bytes;
@@ -246,13 +246,13 @@ export async function run(argv: string[]): Promise<void> {
   }
   const images = listImages(config.images).filter((i) => config.split === 'all' || i.split === config.split);
   const count = config.limit > 0 ? Math.min(config.limit, images.length) : images.length;
-  const calls = count * defaultActions.length * config.apis.length;
+  const calls = count * paperActions.length * config.apis.length;
   const price = config.apis.reduce(
-    (sum, key) => sum + (count * defaultActions.length * (PRICE_PER_1000[splitKey(key).provider] ?? 1)) / 1000,
+    (sum, key) => sum + (count * paperActions.length * (PRICE_PER_1000[splitKey(key).provider] ?? 1)) / 1000,
     0,
   );
   console.log(
-    `collect: ${count} images x ${defaultActions.length} actions x ${config.apis.length} APIs = ${calls} calls` +
+    `collect: ${count} images x ${paperActions.length} actions x ${config.apis.length} APIs = ${calls} calls` +
       (useEmulator ? ' (in-process emulator, free)' : `, list price about $${price.toFixed(2)} before free tiers`),
   );
   if (!useEmulator && (config.budget === 0 || calls > config.budget)) {

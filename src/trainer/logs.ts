@@ -6,7 +6,7 @@
 
 import { listDecisionLogFiles, readDecisionLog } from '../feedback/read-log.ts';
 import type { RewardSpec } from '../feedback/reward-spec.ts';
-import { defaultActions } from '../policy/actions.ts';
+import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
@@ -51,7 +51,7 @@ export async function readLoggedSamples(path: string, key: string): Promise<Logg
 
 export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainConfig): TrainResult {
   if (samples.length < 20) throw new Error(`only ${samples.length} logged decisions with a reference`);
-  const actions = defaultActions.length;
+  const actions = paperActions.length;
   const inputs = featureNames.map((_, i) => i);
   const net = new Mlp({ inputs: inputs.length, hidden: config.hidden, outputs: 2 * actions }, config.seed);
   const training: Sample[] = samples.map((s) => {
@@ -68,7 +68,7 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   net.train(training, { ...defaultFitOptions, epochs: config.epochs, seed: config.seed });
   const sizeWeight = config.sizeWeight > 0 ? config.sizeWeight : 1;
   const allowed = allowedActions(
-    defaultActions.map((a) => a.quality),
+    paperActions.map((a) => a.quality),
     config.maxQuality,
   );
   const { layers, activations } = exportPolicyLayers(net, inputs, featureNames.length, sizeWeight, allowed);

@@ -3,7 +3,7 @@
  * set through onnxruntime-node (what the proxy runs), so evaluation and promotion judge the file, not the trainer.
  */
 import { rename, writeFile } from 'node:fs/promises';
-import { defaultActions } from '../policy/actions.ts';
+import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { policyMetadataProps } from '../policy/model-metadata.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
@@ -31,7 +31,7 @@ export function encodePolicy(
     producerName: 'adacompress-trainer',
     metadata: policyMetadataProps({
       model_id: description.modelId,
-      actions: defaultActions.map((a) => ({ ...a })),
+      actions: paperActions.map((a) => ({ ...a })),
       input: 'features',
       output: 'scores',
       feature_version: FEATURE_VERSION,

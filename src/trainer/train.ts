@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandOptions } from '../config/options.ts';
-import { defaultActions } from '../policy/actions.ts';
+import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
 import { splitKey } from './api-client.ts';
@@ -86,7 +86,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
       trainImages: train.length,
       droppedImages: dataset.dropped,
       reference: 'quality 75',
-      network: `${featureNames.length}-${config.hidden.join('-')}-${defaultActions.length}`,
+      network: `${featureNames.length}-${config.hidden.join('-')}-${paperActions.length}`,
       ensemble: config.ensemble,
       foldQuantile: config.foldQuantile,
       cvRepeats: config.cvRepeats,

@@ -10,6 +10,7 @@ const controller = (windowMean: number | null): ControllerSnapshot => ({
   modelId: 'm1',
   windowMean,
   samples: 3,
+  absorbedDrops: 0,
   windowSize: 20,
   since: new Date(0).toISOString(),
   transitions: 0,

@@ -30,6 +30,8 @@ for (const [coding, compress] of [
         quality: 30,
         referenceProbability: 1,
         referenceBudgetPerMinute: 10_000,
+        // The controller's own path (calibration off): every reference is one of its agreement samples.
+        calibration: false,
       });
     });
     after(async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultActions } from '../../src/policy/actions.ts';
+import { paperActions } from '../../src/policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../../src/policy/features.ts';
 import { type PolicyMetadata, policyMetadataProps } from '../../src/policy/model-metadata.ts';
 import { encodeMlpOnnx, type MlpSpec } from '../../src/policy/onnx-writer.ts';
@@ -11,7 +11,7 @@ export function constantSpec(scores: number[], overrides: Partial<PolicyMetadata
   const n = featureNames.length;
   const metadata: PolicyMetadata = {
     model_id: 'test-constant',
-    actions: defaultActions.slice(0, scores.length).map((a) => ({ ...a })),
+    actions: paperActions.slice(0, scores.length).map((a) => ({ ...a })),
     input: 'features',
     output: 'scores',
     feature_version: FEATURE_VERSION,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { inspectImage } from '../../src/codec/inspect.ts';
-import { defaultActions } from '../../src/policy/actions.ts';
+import { paperActions } from '../../src/policy/actions.ts';
 import { PolicyError } from '../../src/policy/errors.ts';
 import { featureNames, featuresOf } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
@@ -27,7 +27,7 @@ test('the written placeholder network gives in onnxruntime the same scores as th
     const out = await session.run({ features: new ort.Tensor('float32', x, [1, x.length]) });
     const onnx = out.scores!.data as Float32Array;
     const ts = forwardMlp(spec.layers, spec.activations, x);
-    assert.equal(onnx.length, defaultActions.length);
+    assert.equal(onnx.length, paperActions.length);
     for (let i = 0; i < ts.length; i++) assert.ok(Math.abs(onnx[i]! - ts[i]!) < 1e-4, `${onnx[i]} vs ${ts[i]}`);
   }
   await session.release();
@@ -39,7 +39,7 @@ test('the shipped models/default.onnx loads and decides for a real image', async
   const decision = await policy.decide(image, context);
   assert.equal(decision.modelId, PLACEHOLDER_MODEL_ID);
   assert.equal(decision.propensity, 1);
-  assert.ok(defaultActions.some((a) => a.quality === decision.action.quality));
+  assert.ok(paperActions.some((a) => a.quality === decision.action.quality));
   assert.deepEqual(decision.features?.values, Array.from(featuresOf(image)));
   await policy.release();
 });
@@ -52,8 +52,8 @@ test('decisions follow the scores; the propensity is the chosen action probabili
   const features = new Float32Array(featureNames.length);
   const seen = new Map<number, number>();
   for (let i = 0; i < 200; i++) {
-    const d = await policy.decideFromFeatures(features);
-    assert.equal(d.action, policy.actions[d.actionIndex]);
+    const d = await policy.decideFromFeatures(features, { width: 400, height: 300 });
+    assert.deepEqual(d.action, policy.actions[d.actionIndex]);
     assert.ok(Math.abs(d.propensity - (d.actionIndex === 2 ? 0.85 : 0.05)) < 1e-9);
     seen.set(d.actionIndex, (seen.get(d.actionIndex) ?? 0) + 1);
   }
@@ -98,7 +98,7 @@ test('fixed policy: configured quality, propensity 1, stable id', async () => {
   const image = await inspectImage(await syntheticJpeg(32, 32, 90), { maxInputPixels: 1e7 });
   assert.deepEqual(await new FixedQualityPolicy(75).decide(image, context), {
     action: { quality: 75 },
-    actionIndex: 0,
+    actionIndex: -1,
     propensity: 1,
     modelId: 'fixed-q75',
   });

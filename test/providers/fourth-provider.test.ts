@@ -84,8 +84,8 @@ describe('a fourth provider from one descriptor: a batching API', () => {
     );
     assert.deepEqual(decisions[0]!.answer?.labels, [{ name: 'Dog', score: 0.93 }]);
     assert.deepEqual(decisions[1]!.answer?.faces, [{ box: { left: 10, top: 20, width: 30, height: 40 }, score: 0.9 }]);
-    const controllers = runtime.runtime.loop.controllers();
-    assert.equal(controllers['vision/LABEL_DETECTION']?.samples, 1, 'the label image measured by its controller');
-    assert.equal(controllers['vision/FACE_DETECTION']?.samples, 1, 'the face image by its own');
+    const calibration = runtime.runtime.loop.calibration();
+    assert.equal(calibration['vision/LABEL_DETECTION']?.samples, 1, 'the label image measured for its operation');
+    assert.equal(calibration['vision/FACE_DETECTION']?.samples, 1, 'the face image for its own');
   });
 });
