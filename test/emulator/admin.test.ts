@@ -3,15 +3,15 @@ import { describe, it } from 'node:test';
 import type { Inference } from '../../src/emulator/inference.ts';
 import { Gate } from '../../src/emulator/runtime.ts';
 import { buildEmulator } from '../../src/emulator/server.ts';
-import { solid } from './helpers.ts';
+import { emptyInference, solid } from './helpers.ts';
 
 /** An inference that holds every call until released: makes concurrency deterministic without timing. */
 function heldInference() {
   const waiting: (() => void)[] = [];
   const inference: Inference = {
-    run: async () => {
+    run: async (job) => {
       await new Promise<void>((resolve) => waiting.push(resolve));
-      return [] as never;
+      return emptyInference.run(job);
     },
     close: async () => {},
   };
@@ -35,7 +35,7 @@ const faceppForm = async () => {
 
 describe('emulator admin routes and admission', () => {
   it('counts calls, request bytes and image bytes per API, and resets them', async () => {
-    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const app = await buildEmulator({}, { inference: emptyInference });
     const { body, type } = await faceppForm();
     const response = await app.inject({
       method: 'POST',
@@ -76,14 +76,24 @@ describe('emulator admin routes and admission', () => {
   });
 
   it('changes the run-time knobs over HTTP and refuses unknown ones', async () => {
-    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const app = await buildEmulator({}, { inference: emptyInference });
     const ok = await app.inject({
       method: 'POST',
       url: '/__emulator/config',
       payload: { labelsBackend: 'classifier', latencyMs: 5 },
     });
-    assert.deepEqual(ok.json(), { labelsBackend: 'classifier', latencyMs: 5, uplinkBytesPerSecond: 0 });
-    assert.equal(app.emulator.config.labelsBackend, 'classifier');
+    assert.equal(ok.statusCode, 200);
+    const knobs = ok.json();
+    assert.equal(knobs.labelsBackend, 'classifier');
+    assert.equal(knobs.latencyMs, 5);
+    // labelsBackend is the older name for DetectLabels without its detector.
+    assert.equal(knobs.rekognitionDetectLabels, 'mobilenetv2-12-int8');
+    const back = await app.inject({
+      method: 'POST',
+      url: '/__emulator/config',
+      payload: { labelsBackend: 'detector+classifier' },
+    });
+    assert.equal(back.json().rekognitionDetectLabels, 'mobilenetv2-12-int8+fastestdet');
     const bad = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { labelsBackend: 'oracle' } });
     assert.equal(bad.statusCode, 400);
     const unknown = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { secret: 'x' } });

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import type { Inference } from '../../src/emulator/inference.ts';
 
 /** ../shared/data beside the repository; emulator tests skip with this message when it is absent. */
 export const dataDir = fileURLToPath(new URL('../../../shared/data', import.meta.url));
@@ -34,3 +35,9 @@ export const solid = (width: number, height: number, format: 'jpeg' | 'png' | 'g
 
 export const DOG = 'n02094433_Yorkshire_terrier.JPEG';
 export const COUPLE = 'deepface_tests_unit_dataset_couple.jpg';
+
+/** An inference that sees nothing: for routes and admission tests that need no models. */
+export const emptyInference: Inference = {
+  run: async () => ({ frame: { width: 100, height: 100 }, working: { width: 100, height: 100 }, results: [] }),
+  close: async () => {},
+};
