@@ -132,11 +132,20 @@ export async function loadBackend(spec: LocatedSpec, modelDir: string, intraOpNu
       `classify backends answer ImageNet-1k classes (the answers' categories); ${spec.labels?.file} has ${labels.length}`,
     );
   }
-  // The label count is checked on the first output seen (the declared shape may be symbolic): warm-up is that run.
+  // The label count against the output: from the declared shape when it is numeric, else on the first (warm-up) run.
+  const probe = outputNames(spec)[0]!;
   let offset: number | undefined;
+  const declared = tensorShape(session.outputMetadata.find((m) => m.name === probe)).at(-1);
+  if (spec.labels && typeof declared === 'number') {
+    try {
+      offset = labelOffset(spec, labels, declared);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+  }
   const checkLabels = (outputs: Outputs) => {
     if (offset !== undefined || !spec.labels) return;
-    const probe = spec.output.kind === 'classifier' ? spec.output.name : outputNames(spec)[0]!;
     const dims = outputs[probe]!.dims;
     offset = labelOffset(spec, labels, dims[dims.length - 1]!);
   };

@@ -103,7 +103,7 @@ export const modelSpecSchema = z.strictObject({
   task: z.enum(taskNames),
   file: z.string().min(1),
   input,
-  output: z.union([classifierOutput, detectorOutput]),
+  output: z.discriminatedUnion('kind', [classifierOutput, detectorOutput]),
   /** Required for classifiers and object detectors; face detectors name their one class "face". */
   labels: labels.optional(),
 });
@@ -137,7 +137,8 @@ export function parseSpec(value: unknown, file: string): ModelSpec {
   const parsed = modelSpecSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ModelSpecError(file, fieldOf(issue.path), issue.message);
+    const message = /received undefined$/.test(issue.message) ? `missing (${issue.message})` : issue.message;
+    throw new ModelSpecError(file, fieldOf(issue.path), message);
   }
   const spec = parsed.data;
   const { output, input: inp } = spec;
