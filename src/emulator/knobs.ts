@@ -10,6 +10,13 @@ import { apiNames } from './runtime.ts';
  */
 
 const orientationKeys = apiNames.map((api) => `${api}Orientation` as const);
+type OrientationKey = (typeof orientationKeys)[number];
+
+/** Every run-time knob with its current value. */
+export type Knobs = Pick<
+  EmulatorConfig,
+  OperationName | OrientationKey | 'labelsBackend' | 'latencyMs' | 'uplinkBytesPerSecond'
+>;
 const knobKeys = [...operationNames, ...orientationKeys, 'labelsBackend', 'latencyMs', 'uplinkBytesPerSecond'] as const;
 
 /** The detector DetectLabels gets back with labelsBackend 'detector+classifier' when its binding has none. */
@@ -47,11 +54,11 @@ export function checkStartBindings(config: EmulatorConfig, specs: readonly Locat
     config.rekognitionDetectLabels = withLabelsBackend(config.rekognitionDetectLabels, 'classifier', specs);
 }
 
-export function publicKnobs(ctx: EmulatorContext) {
+export function publicKnobs(ctx: EmulatorContext): Knobs {
   const { config, specs } = ctx;
   return {
-    ...Object.fromEntries(operationNames.map((op) => [op, config[op]])),
-    ...Object.fromEntries(orientationKeys.map((key) => [key, config[key]])),
+    ...(Object.fromEntries(operationNames.map((op) => [op, config[op]])) as Pick<Knobs, OperationName>),
+    ...(Object.fromEntries(orientationKeys.map((key) => [key, config[key]])) as Pick<Knobs, OrientationKey>),
     labelsBackend: labelsBackendOf(config, specs),
     latencyMs: config.latencyMs,
     uplinkBytesPerSecond: config.uplinkBytesPerSecond,

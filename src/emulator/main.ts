@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { commandOptions } from '../config/options.ts';
 import { type EmulatorConfig, emulatorOptions } from './config.ts';
-import { applyKnobs, type publicKnobs } from './knobs.ts';
+import { applyKnobs, type Knobs } from './knobs.ts';
 import type { ApiCounters, ApiName } from './runtime.ts';
 import { buildEmulator } from './server.ts';
 
@@ -18,7 +18,7 @@ export interface RunningEmulator {
   /** Switch the Rekognition DetectLabels backend mid-stream (same as POST /__emulator/config). */
   setLabelsBackend(backend: EmulatorConfig['labelsBackend']): void;
   /** Change run-time knobs (bindings, EXIF rules, latency...), as POST /__emulator/config; throws on a bad patch. */
-  configure(patch: Partial<ReturnType<typeof publicKnobs>>): void;
+  configure(patch: Partial<Knobs>): void;
   close(): Promise<void>;
 }
 

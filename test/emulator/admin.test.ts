@@ -101,6 +101,65 @@ describe('emulator admin routes and admission', () => {
     await app.close();
   });
 
+  it('switches any operation to another backend and working resolution, all or nothing, and lists the backends', async () => {
+    const app = await buildEmulator({}, { inference: emptyInference });
+    const post = (payload: Record<string, unknown>) =>
+      app.inject({ method: 'POST', url: '/__emulator/config', payload });
+    const ok = await post({
+      baiduAdvancedGeneral: 'mobilenet-v3-small',
+      faceppDetect: 'yunet@native',
+      faceppOrientation: 'exif',
+    });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(ok.json().baiduAdvancedGeneral, 'mobilenet-v3-small');
+    assert.equal(app.emulator.config.faceppDetect, 'yunet@native');
+    assert.equal(app.emulator.config.faceppOrientation, 'exif');
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ baiduFaceDetect: 'resnet-50' }, /baiduFaceDetect: unknown backend resnet-50 \(known: .*yunet/],
+      [{ baiduAdvancedGeneral: 'yunet' }, /yunet answers faces; Baidu advanced_general needs classify/],
+      [{ faceppDetectsceneandobject: 'fastestdet' }, /needs a classify backend/],
+      [{ rekognitionDetectLabels: 'mobilenetv2-12-int8+mobilenet-v3-small' }, /two classify backends/],
+      [{ rekognitionDetectFaces: 'yunet@big' }, /is not backend/],
+      [{ rekognitionOrientation: 'sideways' }, /exif or stored/],
+      [{ labelsBackend: 'classifier', rekognitionDetectLabels: 'mobilenet-v3-small' }, /not both/],
+    ];
+    for (const [payload, message] of refused) {
+      const response = await post({ latencyMs: 9, ...payload });
+      assert.equal(response.statusCode, 400, JSON.stringify(payload));
+      assert.match(response.json().error, message);
+    }
+    // Nothing of a refused patch was applied.
+    assert.equal(app.emulator.config.latencyMs, 0);
+    assert.equal(app.emulator.config.baiduFaceDetect, 'yunet@1920x1080');
+    const backends = (await app.inject({ method: 'GET', url: '/__emulator/backends' })).json() as {
+      name: string;
+      task: string;
+    }[];
+    assert.deepEqual(backends.map((b) => `${b.name}:${b.task}`).sort(), [
+      'fastestdet:objects',
+      'mobilenet-v3-small:classify',
+      'mobilenetv2-12-int8:classify',
+      'ultraface-rfb-320:faces',
+      'yolox-nano:objects',
+      'yunet:faces',
+    ]);
+    await app.close();
+  });
+
+  it('starts with every operation bound as configured, and --labels-backend classifier drops the detector', async () => {
+    const app = await buildEmulator(
+      { labelsBackend: 'classifier', rekognitionDetectFaces: 'ultraface-rfb-320' },
+      { inference: emptyInference },
+    );
+    const knobs = (await app.inject({ method: 'GET', url: '/__emulator/config' })).json();
+    assert.equal(knobs.rekognitionDetectLabels, 'mobilenetv2-12-int8');
+    assert.equal(knobs.labelsBackend, 'classifier');
+    assert.equal(knobs.rekognitionDetectFaces, 'ultraface-rfb-320');
+    assert.equal(knobs.rekognitionOrientation, 'exif');
+    assert.equal(knobs.faceppOrientation, 'stored');
+    await app.close();
+  });
+
   it('Gate admits up to concurrency, queues up to queue, refuses beyond, and hands slots to waiters', async () => {
     const gate = new Gate(1, 1);
     const first = await gate.acquire();
