@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { backendCatalog } from '../src/emulator/backends/engines.ts';
 import { type EmulatorConfig, emulatorConfig } from '../src/emulator/config.ts';
 import { agreement, type CurveAnswer, curveAnswer, type LabelApi, labelAnswers } from '../src/emulator/curve.ts';
 import { createInference } from '../src/emulator/inference.ts';
@@ -55,7 +56,7 @@ const overrides = Object.fromEntries(
 ) as Partial<EmulatorConfig>;
 const config = emulatorConfig({ ...overrides, modelDir: join(dataDir, 'models') });
 const specs = emulatorSpecs(config);
-checkStartBindings(config, specs);
+checkStartBindings(config, backendCatalog(specs));
 const inference = await createInference(specs, config.modelDir, Number(values.workers));
 const started = Date.now();
 

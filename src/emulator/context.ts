@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { CatalogEntry } from './backends/engines.ts';
 import type { LocatedSpec } from './backends/spec.ts';
 import type { EmulatorConfig } from './config.ts';
 import type { Inference } from './inference.ts';
@@ -9,8 +10,10 @@ import { type ApiName, type Gate, type Stats, sleep, type Uplink } from './runti
 /** What every emulated API route shares. `config` is live: the admin route changes the run-time knobs in place. */
 export interface EmulatorContext {
   config: EmulatorConfig;
-  /** Every backend the workers loaded. */
+  /** The spec'd models the workers loaded. */
   specs: readonly LocatedSpec[];
+  /** Every backend an operation may name: those models and the engines. */
+  catalog: readonly CatalogEntry[];
   inference: Inference;
   stats: Stats;
   gates: Record<ApiName, Gate>;

@@ -1,4 +1,4 @@
-import type { LocatedSpec } from './backends/spec.ts';
+import type { CatalogEntry } from './backends/engines.ts';
 import { type EmulatorConfig, labelsBackends } from './config.ts';
 import type { EmulatorContext } from './context.ts';
 import { checkBinding, formatBinding, type OperationName, operationNames, parseBinding } from './operations.ts';
@@ -22,16 +22,16 @@ const knobKeys = [...operationNames, ...orientationKeys, 'labelsBackend', 'laten
 /** The detector DetectLabels gets back with labelsBackend 'detector+classifier' when its binding has none. */
 const DEFAULT_LABELS_DETECTOR = 'fastestdet';
 
-const taskOf = (specs: readonly LocatedSpec[], name: string) => specs.find((s) => s.name === name)?.task;
+const taskOf = (specs: readonly CatalogEntry[], name: string) => specs.find((s) => s.name === name)?.task;
 
 /** labelsBackend as it reads from the DetectLabels binding: 'classifier' when no object detector is bound. */
-function labelsBackendOf(config: EmulatorConfig, specs: readonly LocatedSpec[]) {
+function labelsBackendOf(config: EmulatorConfig, specs: readonly CatalogEntry[]) {
   const binding = parseBinding(config.rekognitionDetectLabels)!;
   return binding.backends.some((b) => taskOf(specs, b) === 'objects') ? 'detector+classifier' : 'classifier';
 }
 
 /** The DetectLabels binding with its detector removed ('classifier') or restored ('detector+classifier'). */
-function withLabelsBackend(binding: string, value: string, specs: readonly LocatedSpec[]): string {
+function withLabelsBackend(binding: string, value: string, specs: readonly CatalogEntry[]): string {
   const parsed = parseBinding(binding)!;
   const classifiers = parsed.backends.filter((b) => taskOf(specs, b) !== 'objects');
   const detectors = parsed.backends.filter((b) => taskOf(specs, b) === 'objects');
@@ -43,7 +43,7 @@ function withLabelsBackend(binding: string, value: string, specs: readonly Locat
 }
 
 /** At start: every binding must fit the loaded specs (the error names the option), then the labelsBackend alias. */
-export function checkStartBindings(config: EmulatorConfig, specs: readonly LocatedSpec[]): void {
+export function checkStartBindings(config: EmulatorConfig, specs: readonly CatalogEntry[]): void {
   for (const operation of operationNames) {
     const problem = checkBinding(operation, config[operation], specs);
     if (problem)
@@ -55,7 +55,7 @@ export function checkStartBindings(config: EmulatorConfig, specs: readonly Locat
 }
 
 export function publicKnobs(ctx: EmulatorContext): Knobs {
-  const { config, specs } = ctx;
+  const { config, catalog: specs } = ctx;
   return {
     ...(Object.fromEntries(operationNames.map((op) => [op, config[op]])) as Pick<Knobs, OperationName>),
     ...(Object.fromEntries(orientationKeys.map((key) => [key, config[key]])) as Pick<Knobs, OrientationKey>),
@@ -75,7 +75,7 @@ export function applyKnobs(ctx: EmulatorContext, patch: Record<string, unknown>)
     const value = patch[op];
     if (value === undefined) continue;
     if (typeof value !== 'string') return `${op} must be a string`;
-    const problem = checkBinding(op, value, ctx.specs);
+    const problem = checkBinding(op, value, ctx.catalog);
     if (problem) return `${op}: ${problem}`;
     bindings[op] = value.trim();
   }
@@ -101,7 +101,7 @@ export function applyKnobs(ctx: EmulatorContext, patch: Record<string, unknown>)
     config.rekognitionDetectLabels = withLabelsBackend(
       config.rekognitionDetectLabels,
       labelsBackend as string,
-      ctx.specs,
+      ctx.catalog,
     );
   }
   if (latencyMs !== undefined) config.latencyMs = latencyMs as number;
@@ -112,9 +112,9 @@ export function applyKnobs(ctx: EmulatorContext, patch: Record<string, unknown>)
   return undefined;
 }
 
-/** What GET /__emulator/backends lists: every loaded model, its task and input. */
+/** What GET /__emulator/backends lists: every loaded model, its task and input, then the engines. */
 export function backendList(ctx: EmulatorContext) {
-  return ctx.specs.map((s) => ({
+  const models = ctx.specs.map((s) => ({
     name: s.name,
     task: s.task,
     file: s.file,
@@ -122,4 +122,8 @@ export function backendList(ctx: EmulatorContext) {
     output: s.output.kind === 'detector' ? `detector/${s.output.family}` : `classifier/${s.output.values}`,
     spec: s.path,
   }));
+  const engines = ctx.catalog
+    .filter((c) => !ctx.specs.some((s) => s.name === c.name))
+    .map((c) => ({ ...c, engine: true }));
+  return [...models, ...engines];
 }

@@ -1,6 +1,6 @@
+import type { CatalogEntry } from './backends/engines.ts';
 import { formatResolution, type Orientation, parseResolution, type WorkingResolution } from './backends/pixels.ts';
 import type { InferenceJob } from './backends/runner.ts';
-import type { LocatedSpec } from './backends/spec.ts';
 import type { Task } from './backends/tasks.ts';
 import type { ApiName } from './runtime.ts';
 
@@ -125,11 +125,11 @@ export const formatBinding = (b: Binding): string =>
 
 export const BINDING_SYNTAX = 'backend[+backend...][@native|N|WxH]';
 
-/** Why `text` cannot serve `operation` with these specs, or undefined when it can. */
+/** Why `text` cannot serve `operation` with these backends, or undefined when it can. */
 export function checkBinding(
   operation: OperationName,
   text: string,
-  specs: readonly LocatedSpec[],
+  specs: readonly CatalogEntry[],
 ): string | undefined {
   const op: OperationSpec = operations[operation];
   const binding = parseBinding(text);

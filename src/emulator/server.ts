@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { backendCatalog } from './backends/engines.ts';
 import { type LocatedSpec, loadSpecs } from './backends/spec.ts';
 import { registerBaidu } from './baidu.ts';
 import { type EmulatorConfig, emulatorConfig } from './config.ts';
@@ -34,13 +35,15 @@ export async function buildEmulator(
   const config = emulatorConfig(options);
   const specs = emulatorSpecs(config, !dependencies.inference);
   // A binding naming an unknown backend, or one for the wrong task, stops the start naming the option.
-  checkStartBindings(config, specs);
+  const catalog = backendCatalog(specs);
+  checkStartBindings(config, catalog);
   const inference =
     dependencies.inference ?? (await createInference(specs, config.modelDir, config.workers, config.intraOpThreads));
   let id = Date.now() % 1e9;
   const ctx: EmulatorContext = {
     config,
     specs,
+    catalog,
     inference,
     stats: new Stats(),
     gates: Object.fromEntries(

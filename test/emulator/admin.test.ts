@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Inference } from '../../src/emulator/inference.ts';
+import { type Engine, engines } from '../../src/emulator/backends/engines.ts';
+import { type Inference, inProcessInference } from '../../src/emulator/inference.ts';
 import { Gate } from '../../src/emulator/runtime.ts';
 import { buildEmulator } from '../../src/emulator/server.ts';
 import { emptyInference, solid } from './helpers.ts';
@@ -158,6 +159,50 @@ describe('emulator admin routes and admission', () => {
     assert.equal(knobs.rekognitionOrientation, 'exif');
     assert.equal(knobs.faceppOrientation, 'stored');
     await app.close();
+  });
+
+  it('binds an engine registered beside the specs, as a multi-model backend (OCR) will plug in', async () => {
+    const box = { left: 0.25, top: 0.25, width: 0.5, height: 0.5 };
+    const engine: Engine = {
+      name: 'one-face',
+      task: 'faces',
+      load: async () => ({
+        name: 'one-face',
+        task: 'faces',
+        run: async () => [{ name: 'face', score: 0.99, box }],
+        release: async () => {},
+      }),
+    };
+    engines.push(engine);
+    try {
+      const inference = await inProcessInference([], '/no/models/needed');
+      const app = await buildEmulator({ baiduFaceDetect: 'one-face' }, { inference });
+      const token = (
+        await app.inject({
+          method: 'POST',
+          url: '/oauth/2.0/token?grant_type=client_credentials&client_id=emulator-ak&client_secret=emulator-sk',
+        })
+      ).json().access_token;
+      const detect = await app.inject({
+        method: 'POST',
+        url: `/rest/2.0/face/v3/detect?access_token=${token}`,
+        headers: { 'content-type': 'application/json' },
+        payload: { image: (await solid(200, 100)).toString('base64'), image_type: 'BASE64' },
+      });
+      assert.deepEqual(detect.json().result.face_list[0].location, {
+        left: 50,
+        top: 25,
+        width: 100,
+        height: 50,
+        rotation: 0,
+      });
+      const listed = (await app.inject({ method: 'GET', url: '/__emulator/backends' })).json();
+      assert.ok(listed.some((b: { name: string; engine?: boolean }) => b.name === 'one-face' && b.engine));
+      await app.close();
+      await inference.close();
+    } finally {
+      engines.splice(engines.indexOf(engine), 1);
+    }
   });
 
   it('Gate admits up to concurrency, queues up to queue, refuses beyond, and hands slots to waiters', async () => {

@@ -11,8 +11,9 @@ import type { Task, TaskResult } from './tasks.ts';
  * layout, output names and label count must match what the ONNX file declares, or loading fails naming the spec field.
  */
 
+/** Anything that answers a task from pixels: a spec'd ONNX model here, or an engine (engines.ts). */
 export interface Backend {
-  readonly spec: LocatedSpec;
+  readonly name: string;
   readonly task: Task;
   run(source: PixelSource): Promise<TaskResult[Task]>;
   release(): Promise<void>;
@@ -179,5 +180,5 @@ export async function loadBackend(spec: LocatedSpec, modelDir: string, intraOpNu
     }
     return nms(found, output.nmsIou);
   };
-  return { spec, task: spec.task, run, release: () => session.release() };
+  return { name: spec.name, task: spec.task, run, release: () => session.release() };
 }

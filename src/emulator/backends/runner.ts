@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { ImageSize } from '../models.ts';
 import { type Backend, loadBackend } from './backend.ts';
+import { engines } from './engines.ts';
 import { type Orientation, openImage, type WorkingResolution } from './pixels.ts';
 import type { LocatedSpec } from './spec.ts';
 import type { Task, TaskResult } from './tasks.ts';
@@ -45,11 +46,15 @@ export class BackendSet {
     this.#backends = backends;
   }
 
-  /** Load every spec's model (checked against its spec) and warm each session up: the first run is many times slower. */
+  /**
+   * Load every spec's model (checked against its spec) and every registered engine, then warm each up: the first run
+   * is many times slower.
+   */
   static async load(specs: readonly LocatedSpec[], modelDir: string, intraOpThreads = 1): Promise<BackendSet> {
     const loaded = new Map<string, Backend>();
     try {
       for (const spec of specs) loaded.set(spec.name, await loadBackend(spec, modelDir, intraOpThreads));
+      for (const engine of engines) loaded.set(engine.name, await engine.load(modelDir, intraOpThreads));
       const set = new BackendSet(loaded);
       await set.warmUp();
       return set;
@@ -85,7 +90,7 @@ export class BackendSet {
     for (const backend of chosen) {
       const value = await backend.run(source);
       const kept = backend.task === 'classify' ? value.slice(0, CLASSES_KEPT) : value;
-      results.push({ backend: backend.spec.name, task: backend.task, value: kept } as BackendResult);
+      results.push({ backend: backend.name, task: backend.task, value: kept } as BackendResult);
     }
     return { frame: source.frame, working: { width: source.width, height: source.height }, results };
   }
