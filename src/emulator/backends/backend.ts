@@ -55,13 +55,21 @@ function outputNames(spec: LocatedSpec): string[] {
   return spec.output.kind === 'classifier' ? [spec.output.name] : detectorOutputNames(spec.output);
 }
 
+/** The spec field that names an output tensor, for the error. */
+function outputField(spec: LocatedSpec, name: string): string {
+  const { output } = spec;
+  if (output.kind === 'detector' && output.family === 'yunet') return 'output.strides';
+  if (output.kind === 'detector' && output.family === 'ultraface')
+    return name === output.scores ? 'output.scores' : 'output.boxes';
+  return 'output.name';
+}
+
 function checkOutputs(spec: LocatedSpec, session: ort.InferenceSession): void {
-  const field = spec.output.kind === 'detector' && spec.output.family === 'yunet' ? 'output.strides' : 'output.name';
   for (const name of outputNames(spec)) {
     if (!session.outputNames.includes(name))
       throw new ModelSpecError(
         spec.path,
-        spec.output.kind === 'detector' && spec.output.family === 'ultraface' ? 'output' : field,
+        outputField(spec, name),
         `no output "${name}" in ${spec.file} (it has ${session.outputNames.join(', ')})`,
       );
   }
