@@ -44,7 +44,8 @@ const specs = emulatorSpecs(config);
 checkStartBindings(config, backendCatalog(specs));
 const inference = await createInference(specs, config.modelDir, Number(values.workers));
 
-const SIDES = [0, 2048, 1280, 960, 640, 448, 320];
+/** 0 = the original file; -1 = re-encoded at full size (the encode's own effect, to read the rest against). */
+const SIDES = [0, -1, 2048, 1280, 960, 640, 448, 320];
 const LABEL_OPS = ['rekognitionDetectLabels', 'baiduAdvancedGeneral', 'faceppDetectsceneandobject'] as const;
 const FACE_OPS = ['rekognitionDetectFaces', 'faceppDetect', 'baiduFaceDetect'] as const;
 type Column = (typeof LABEL_OPS)[number] | (typeof FACE_OPS)[number];
@@ -95,11 +96,13 @@ await Promise.all(
         const image =
           side === 0
             ? original
-            : await sharp(original)
-                .resize({ width: width >= height ? side : undefined, height: width >= height ? undefined : side })
-                .keepMetadata()
-                .jpeg({ quality: 90 })
-                .toBuffer();
+            : side === -1
+              ? await sharp(original).keepMetadata().jpeg({ quality: 90 }).toBuffer()
+              : await sharp(original)
+                  .resize({ width: width >= height ? side : undefined, height: width >= height ? undefined : side })
+                  .keepMetadata()
+                  .jpeg({ quality: 90 })
+                  .toBuffer();
         const answers: Partial<Record<Column, CurveAnswer>> = { ...(await labelAnswers(image)) };
         if (hasFaces) for (const op of FACE_OPS) answers[op] = await faceAnswer(op, image);
         if (side === 0) reference = answers;
@@ -138,7 +141,7 @@ for (const side of SIDES) {
     return n ? (s[c] / n).toFixed(3) : '-';
   };
   console.log(
-    `| ${side === 0 ? 'original' : side} | ${columns.map(cell).join(' | ')} | ${(s.bytes / s.n.labels / 1024).toFixed(0)} (${(s.bytes / s.n.labels / (ref.bytes / ref.n.labels)).toFixed(2)}) |`,
+    `| ${side === 0 ? 'original' : side === -1 ? 'full size, q90' : side} | ${columns.map(cell).join(' | ')} | ${(s.bytes / s.n.labels / 1024).toFixed(0)} (${(s.bytes / s.n.labels / (ref.bytes / ref.n.labels)).toFixed(2)}) |`,
   );
 }
 console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s; a side is skipped for photos already smaller)`);
