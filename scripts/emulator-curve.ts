@@ -4,7 +4,10 @@
  * recall of the q75 faces at IoU >= 0.5), on the 200 validation photos (faces: the face photos), and the mean bytes.
  * Runs the emulator's own models and answer functions in-process (identical to the HTTP answers, see the tests).
  *
- *   node scripts/emulator-curve.ts [--data ../shared/data] [--workers 2] [--limit N]
+ *   node scripts/emulator-curve.ts [--data ../shared/data] [--workers 2] [--limit N] [--set option=value ...]
+ *
+ * --set takes any emulator option, e.g. `--set baiduAdvancedGeneral=mobilenet-v3-small` or
+ * `--set rekognitionDetectFaces=yunet@native`: the curve of a backend the shipped policies were never trained on.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,14 +15,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { backendCatalog } from '../src/emulator/backends/engines.ts';
+import { type EmulatorConfig, emulatorConfig } from '../src/emulator/config.ts';
 import { agreement, type CurveAnswer, curveAnswer, type LabelApi, labelAnswers } from '../src/emulator/curve.ts';
 import { createInference } from '../src/emulator/inference.ts';
+import { checkStartBindings } from '../src/emulator/knobs.ts';
+import { emulatorSpecs } from '../src/emulator/server.ts';
 
 const { values } = parseArgs({
   options: {
     data: { type: 'string', default: fileURLToPath(new URL('../../shared/data', import.meta.url)) },
     workers: { type: 'string', default: '2' },
     limit: { type: 'string', default: '0' },
+    set: { type: 'string', multiple: true, default: [] },
   },
 });
 const dataDir = values.data;
@@ -40,7 +48,16 @@ const facePhotos = take(readdirSync(facesDir).sort());
 const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
 const LABEL_APIS: LabelApi[] = ['rekognition', 'baidu', 'facepp'];
 
-const inference = await createInference(join(dataDir, 'models'), Number(values.workers));
+const overrides = Object.fromEntries(
+  values.set.map((kv) => {
+    const cut = kv.indexOf('=');
+    return [kv.slice(0, cut), kv.slice(cut + 1)];
+  }),
+) as Partial<EmulatorConfig>;
+const config = emulatorConfig({ ...overrides, modelDir: join(dataDir, 'models') });
+const specs = emulatorSpecs(config);
+checkStartBindings(config, backendCatalog(specs));
+const inference = await createInference(specs, config.modelDir, Number(values.workers));
 const started = Date.now();
 
 /** Per quality: summed agreement per API and summed bytes. */
@@ -62,7 +79,7 @@ const width = Math.max(2, Number(values.workers) * 2);
 await forEach(validation, width, async (name) => {
   const original = await readFile(join(imagenetDir, name));
   const encoded = await Promise.all(QUALITIES.map((q) => sharp(original).jpeg({ quality: q }).toBuffer()));
-  const answers = await Promise.all(encoded.map((bytes) => labelAnswers(inference, bytes)));
+  const answers = await Promise.all(encoded.map((bytes) => labelAnswers(inference, bytes, config)));
   const reference = answers[QUALITIES.indexOf(75)]!;
   QUALITIES.forEach((q, i) => {
     const s = sums.get(q)!;
@@ -74,7 +91,9 @@ await forEach(validation, width, async (name) => {
 await forEach(facePhotos, width, async (name) => {
   const original = await readFile(join(facesDir, name));
   const encoded = await Promise.all(QUALITIES.map((q) => sharp(original).jpeg({ quality: q }).toBuffer()));
-  const answers: CurveAnswer[] = await Promise.all(encoded.map((bytes) => curveAnswer(inference, 'faces', bytes)));
+  const answers: CurveAnswer[] = await Promise.all(
+    encoded.map((bytes) => curveAnswer(inference, 'faces', bytes, config)),
+  );
   const reference = answers[QUALITIES.indexOf(75)]!;
   QUALITIES.forEach((q, i) => {
     const s = sums.get(q)!;
@@ -89,7 +108,8 @@ const f = facePhotos.length;
 const ref = sums.get(75)!;
 const fixed = (v: number, d = 3) => v.toFixed(d);
 const lines = [
-  `Agreement with the answer at quality 75 (${n} validation photos; faces: ${f} face photos), sharp JPEG encoder:`,
+  `Agreement with the answer at quality 75 (${n} validation photos; faces: ${f} face photos), sharp JPEG encoder.`,
+  `Backends: DetectLabels ${config.rekognitionDetectLabels}, advanced_general ${config.baiduAdvancedGeneral}, detectsceneandobject ${config.faceppDetectsceneandobject}, faces (DetectFaces) ${config.rekognitionDetectFaces}.`,
   '',
   '| q | Rekognition DetectLabels | Baidu advanced_general | Face++ detectsceneandobject | faces (recall IoU>=0.5) | mean KiB (rel. q75) | faces mean KiB (rel. q75) |',
   '|---|---|---|---|---|---|---|',

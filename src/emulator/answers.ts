@@ -1,5 +1,4 @@
 import { baiduRoot, categoryOf, isSceneClass, titleCase } from './categories.ts';
-import type { EmulatorConfig } from './config.ts';
 import type { ClassScore, Detection, ImageSize } from './models.ts';
 
 /**
@@ -92,10 +91,17 @@ export function rekognitionLabels(
   return { Labels: result, LabelModelVersion: '3.0' };
 }
 
+/** Rekognition's five default landmarks, in YuNet's order (image-left eye first, as AWS's eyeLeft is). */
+const REKOGNITION_LANDMARKS = ['eyeLeft', 'eyeRight', 'nose', 'mouthLeft', 'mouthRight'] as const;
+
 export function rekognitionFaces(faces: Detection[]) {
   return {
     FaceDetails: faces.map((f) => ({
       BoundingBox: { Width: f.box.width, Height: f.box.height, Left: f.box.left, Top: f.box.top },
+      // Ratios of the image, like the box: present when the backend gives landmarks (YuNet does, UltraFace does not).
+      ...(f.landmarks?.length === REKOGNITION_LANDMARKS.length
+        ? { Landmarks: f.landmarks.map((p, i) => ({ Type: REKOGNITION_LANDMARKS[i]!, X: p.x, Y: p.y })) }
+        : {}),
       Confidence: round(f.score * 100),
     })),
   };
@@ -213,5 +219,3 @@ export function answerLabels(api: 'rekognition' | 'baidu' | 'facepp', body: unkn
   ];
   return items.sort((x, y) => y.confidence - x.confidence).map((i) => i.value);
 }
-
-export type LabelsBackendOf = EmulatorConfig['labelsBackend'];

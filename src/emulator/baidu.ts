@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { baiduFaces, baiduGeneral } from './answers.ts';
-import { admit, bodyOf, type EmulatorContext } from './context.ts';
+import { admit, bodyOf, type EmulatorContext, infer } from './context.ts';
 import { decodeBase64, inspectImage } from './runtime.ts';
 
 /**
@@ -149,11 +149,12 @@ export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void 
         const maxFaceNum = intParam(params, 'max_face_num', 1, 1, 120);
         const { bytes, info } = await readImage(ctx, params, encodedImageBytes);
         const seed = `${info.width}x${info.height}:${bytes.length}`;
-        return reply.send(baiduFaces(await ctx.inference.run('faces', bytes), info, seed, logId, maxFaceNum));
+        const { faces, frame } = await infer(ctx, 'baiduFaceDetect', bytes);
+        return reply.send(baiduFaces(faces, frame, seed, logId, maxFaceNum));
       }
       const topNum = intParam(params, 'top_num', 5, 1, 100);
       const { bytes } = await readImage(ctx, params, encodedImageBytes);
-      return reply.send(baiduGeneral(await ctx.inference.run('classify', bytes), logId, topNum));
+      return reply.send(baiduGeneral((await infer(ctx, 'baiduAdvancedGeneral', bytes)).classify, logId, topNum));
     } catch (error) {
       ctx.stats.error('baidu');
       const known = error instanceof BaiduError;

@@ -1,12 +1,24 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { type ConfigOf, int, option } from '../config/options.ts';
+import { type ConfigOf, int, type OptionSpec, option } from '../config/options.ts';
+import { BINDING_SYNTAX, type OperationName, operations, orientationDefaults, parseBinding } from './operations.ts';
 
 /** ../shared/data/models beside the repository, resolved from this file so the working directory does not matter. */
 export const defaultModelDir = fileURLToPath(new URL('../../../shared/data/models', import.meta.url));
 
 export const labelsBackends = ['detector+classifier', 'classifier'] as const;
 export type LabelsBackend = (typeof labelsBackends)[number];
+
+const binding = z.string().refine((v) => parseBinding(v) !== undefined, `must be ${BINDING_SYNTAX}`);
+const orientation = z.enum(['exif', 'stored']);
+
+/** One option per emulated operation: its backend(s) and working resolution (operations.ts says why each default). */
+const operationOptions = Object.fromEntries(
+  Object.entries(operations).map(([key, op]) => [
+    key,
+    option(binding, op.default as string, `Backend(s) and working resolution of ${op.title}; switchable at run time.`),
+  ]),
+) as Record<OperationName, OptionSpec<string>>;
 
 /** Every option of `adacompress emulate` (flags --kebab-case, env ADACOMPRESS_EMULATOR_*). */
 export const emulatorOptions = {
@@ -43,10 +55,31 @@ export const emulatorOptions = {
   ),
   workers: option(int(0, 64), 2, 'Inference worker threads (each loads the models once); 0 = run on the main thread.'),
   intraOpThreads: option(int(1, 64), 1, 'onnxruntime intra-op threads per model session.'),
+  modelSpecs: option(
+    z.string(),
+    '',
+    'More model spec files (comma-separated JSON paths) beside the shipped ones in src/emulator/backends/specs/.',
+  ),
+  ...operationOptions,
+  rekognitionOrientation: option(
+    orientation,
+    orientationDefaults.rekognition,
+    'Rekognition and EXIF orientation: exif = applied to JPEGs, boxes of the corrected image (as AWS documents); stored = ignored.',
+  ),
+  faceppOrientation: option(
+    orientation,
+    orientationDefaults.facepp,
+    'Face++ and EXIF orientation (undocumented by Face++): stored = pixels as stored; exif = applied to JPEGs.',
+  ),
+  baiduOrientation: option(
+    orientation,
+    orientationDefaults.baidu,
+    'Baidu and EXIF orientation (undocumented by Baidu): stored = pixels as stored; exif = applied to JPEGs.',
+  ),
   labelsBackend: option(
     z.enum(labelsBackends),
     'detector+classifier',
-    'Model behind Rekognition DetectLabels; switchable at run time (POST /__emulator/config) for drift experiments.',
+    'classifier = Rekognition DetectLabels without its detector (the older drift knob; switchable at run time).',
   ),
   logLevel: option(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'warn', 'Log level.'),
 };

@@ -1,11 +1,19 @@
 import type { FastifyRequest } from 'fastify';
+import type { CatalogEntry } from './backends/engines.ts';
+import type { LocatedSpec } from './backends/spec.ts';
 import type { EmulatorConfig } from './config.ts';
 import type { Inference } from './inference.ts';
+import { type OperationResult, runOperation } from './operate.ts';
+import type { OperationName } from './operations.ts';
 import { type ApiName, type Gate, type Stats, sleep, type Uplink } from './runtime.ts';
 
 /** What every emulated API route shares. `config` is live: the admin route changes the run-time knobs in place. */
 export interface EmulatorContext {
   config: EmulatorConfig;
+  /** The spec'd models the workers loaded. */
+  specs: readonly LocatedSpec[];
+  /** Every backend an operation may name: those models and the engines. */
+  catalog: readonly CatalogEntry[];
   inference: Inference;
   stats: Stats;
   gates: Record<ApiName, Gate>;
@@ -32,3 +40,7 @@ export async function admit(
   await sleep(ctx.config.latencyMs);
   return ctx.gates[api].acquire();
 }
+
+/** Run `operation` on an uploaded image with its configured backends, working resolution and EXIF rule. */
+export const infer = (ctx: EmulatorContext, operation: OperationName, image: Buffer): Promise<OperationResult> =>
+  runOperation(ctx.inference, ctx.config, operation, image);

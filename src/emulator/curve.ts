@@ -1,11 +1,13 @@
 import { answerLabels, baiduGeneral, faceppSceneAndObject, rekognitionLabels } from './answers.ts';
-import type { LabelsBackend } from './config.ts';
+import { emulatorConfig } from './config.ts';
 import type { Inference } from './inference.ts';
 import type { RatioBox } from './models.ts';
+import { type OperationConfig, runOperation, runOperations } from './operate.ts';
 
 /**
  * The environment's ground truth: what each emulated API answers for an image, reduced to what the paper's metric
- * compares, computed with the same answer functions as the HTTP routes (so in-process equals over-the-wire).
+ * compares, computed with the same operations and answer functions as the HTTP routes (in-process equals over-the-wire).
+ * `config` chooses the backends as the emulator's options do (defaults: the emulator's defaults).
  */
 
 export type CurveApi = 'rekognition' | 'baidu' | 'facepp' | 'faces';
@@ -15,20 +17,27 @@ export type CurveAnswer = { labels: string[] } | { faces: RatioBox[] };
 
 export type LabelApi = Exclude<CurveApi, 'faces'>;
 
-/** The three label APIs' answers from one classification and one detection of the image (the curve's hot path). */
+const defaults = (): OperationConfig => emulatorConfig();
+
+/** The three label APIs' answers for one image (the curve's hot path: shared decodes, each backend once). */
 export async function labelAnswers(
   inference: Inference,
   image: Buffer,
-  labelsBackend: LabelsBackend = 'detector+classifier',
+  config: OperationConfig = defaults(),
 ): Promise<Record<LabelApi, { labels: string[] }>> {
-  const [classes, objects] = await Promise.all([inference.run('classify', image), inference.run('objects', image)]);
-  const withDetector = labelsBackend === 'detector+classifier';
+  const seen = await runOperations(
+    inference,
+    config,
+    ['rekognitionDetectLabels', 'baiduAdvancedGeneral', 'faceppDetectsceneandobject'],
+    image,
+  );
+  const rekognition = seen.rekognitionDetectLabels;
+  const baidu = seen.baiduAdvancedGeneral;
+  const facepp = seen.faceppDetectsceneandobject;
   return {
-    rekognition: {
-      labels: answerLabels('rekognition', rekognitionLabels(classes, withDetector ? objects : undefined)),
-    },
-    baidu: { labels: answerLabels('baidu', baiduGeneral(classes, 0)) },
-    facepp: { labels: answerLabels('facepp', faceppSceneAndObject(objects, classes, '', '')) },
+    rekognition: { labels: answerLabels('rekognition', rekognitionLabels(rekognition.classify, rekognition.objects)) },
+    baidu: { labels: answerLabels('baidu', baiduGeneral(baidu.classify, 0)) },
+    facepp: { labels: answerLabels('facepp', faceppSceneAndObject(facepp.objects ?? [], facepp.classify, '', '')) },
   };
 }
 
@@ -37,10 +46,11 @@ export async function curveAnswer(
   inference: Inference,
   api: CurveApi,
   image: Buffer,
-  labelsBackend: LabelsBackend = 'detector+classifier',
+  config: OperationConfig = defaults(),
 ): Promise<CurveAnswer> {
-  if (api === 'faces') return { faces: (await inference.run('faces', image)).map((f) => f.box) };
-  return (await labelAnswers(inference, image, labelsBackend))[api];
+  if (api === 'faces')
+    return { faces: (await runOperation(inference, config, 'rekognitionDetectFaces', image)).faces.map((f) => f.box) };
+  return (await labelAnswers(inference, image, config))[api];
 }
 
 function iou(a: RatioBox, b: RatioBox): number {

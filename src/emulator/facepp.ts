@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { faceppDetect, faceppSceneAndObject } from './answers.ts';
-import { admit, bodyOf, type EmulatorContext } from './context.ts';
+import { admit, bodyOf, type EmulatorContext, infer } from './context.ts';
 import { decodeBase64, inspectImage } from './runtime.ts';
 
 /** Face++: multipart (or urlencoded) POSTs with api_key/api_secret fields. Limits from PROVIDERS.md. */
@@ -112,13 +112,11 @@ export function registerFacepp(app: FastifyInstance, ctx: EmulatorContext): void
       const seed = `${info.width}x${info.height}:${bytes.length}`;
       let answer: { time_used: number };
       if (operation === 'detect') {
-        answer = faceppDetect(await ctx.inference.run('faces', bytes), info, seed, requestId, imageId);
+        const { faces, frame } = await infer(ctx, 'faceppDetect', bytes);
+        answer = faceppDetect(faces, frame, seed, requestId, imageId);
       } else {
-        const [objects, classes] = await Promise.all([
-          ctx.inference.run('objects', bytes),
-          ctx.inference.run('classify', bytes),
-        ]);
-        answer = faceppSceneAndObject(objects, classes, requestId, imageId);
+        const { objects, classify } = await infer(ctx, 'faceppDetectsceneandobject', bytes);
+        answer = faceppSceneAndObject(objects ?? [], classify, requestId, imageId);
       }
       answer.time_used = timeUsed();
       return reply.type('application/json').send(JSON.stringify(answer));

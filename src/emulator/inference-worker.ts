@@ -1,18 +1,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { runTask, type Task, warmUp } from './inference.ts';
-import { loadModels } from './models.ts';
+import { BackendSet, type InferenceJob } from './backends/runner.ts';
+import type { LocatedSpec } from './backends/spec.ts';
 
-/** One inference thread: loads the models once, warms them up, then answers { id, task, image } messages in order. */
-const { modelDir, intraOpThreads } = workerData as { modelDir: string; intraOpThreads: number };
+/** One inference thread: loads and warms every backend once, then answers { id, job } messages in order. */
+const { specs, modelDir, intraOpThreads } = workerData as {
+  specs: LocatedSpec[];
+  modelDir: string;
+  intraOpThreads: number;
+};
 const port = parentPort!;
 
 try {
-  const models = await loadModels(modelDir, intraOpThreads);
-  await warmUp((task, image) => runTask(models, task, image));
-  port.on('message', async (message: { id: number; task: Task; image: Uint8Array }) => {
+  const set = await BackendSet.load(specs, modelDir, intraOpThreads);
+  port.on('message', async (message: { id: number; job: InferenceJob }) => {
     try {
-      const result = await runTask(models, message.task, Buffer.from(message.image));
-      port.postMessage({ id: message.id, result });
+      const job = { ...message.job, image: Buffer.from(message.job.image) };
+      port.postMessage({ id: message.id, result: await set.run(job) });
     } catch (error) {
       port.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
     }

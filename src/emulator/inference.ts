@@ -1,72 +1,43 @@
 import { Worker } from 'node:worker_threads';
-import {
-  type ClassScore,
-  classify,
-  type Detection,
-  detectFaces,
-  detectObjects,
-  loadModels,
-  type Models,
-} from './models.ts';
+import { BackendSet, type InferenceAnswer, type InferenceJob } from './backends/runner.ts';
+import type { LocatedSpec } from './backends/spec.ts';
 
 /**
  * Where model inference runs. onnxruntime-node's session.run() computes on the calling thread (FIELD-NOTES), so the
- * HTTP server hands images to a pool of worker threads, each holding its own sessions; `workers: 0` runs in-process
- * (scripts that want no threads, or a machine where workers misbehave). Both give identical answers.
+ * HTTP server hands jobs to a pool of worker threads, each holding every backend's session; `workers: 0` runs
+ * in-process (scripts that want no threads, or a machine where workers misbehave). Both give identical answers.
  */
 
-export type Task = 'classify' | 'objects' | 'faces';
-export interface TaskResult {
-  classify: ClassScore[];
-  objects: Detection[];
-  faces: Detection[];
-}
+export type { InferenceAnswer, InferenceJob } from './backends/runner.ts';
 
 export interface Inference {
-  run<T extends Task>(task: T, image: Buffer): Promise<TaskResult[T]>;
+  run(job: InferenceJob): Promise<InferenceAnswer>;
   close(): Promise<void>;
 }
 
-/** How many classes travel back from a classification: enough for every answer shape (Baidu top_num <= 100). */
-export const CLASSES_KEPT = 100;
-
-export async function runTask(models: Models, task: Task, image: Buffer): Promise<TaskResult[Task]> {
-  if (task === 'classify') return (await classify(models, image)).slice(0, CLASSES_KEPT);
-  if (task === 'objects') return detectObjects(models, image);
-  return detectFaces(models, image);
-}
-
-/** A tiny JPEG (a grey 96x96 square) to warm every session up: the first run is many times slower than the rest. */
-export async function warmUp(run: (task: Task, image: Buffer) => Promise<unknown>): Promise<void> {
-  const { default: sharp } = await import('sharp');
-  const image = await sharp({ create: { width: 96, height: 96, channels: 3, background: { r: 128, g: 128, b: 128 } } })
-    .jpeg()
-    .toBuffer();
-  for (const task of ['classify', 'objects', 'faces'] as const) await run(task, image);
-}
-
-export async function inProcessInference(modelDir: string, intraOpThreads = 1): Promise<Inference> {
-  const models = await loadModels(modelDir, intraOpThreads);
-  const inference: Inference = {
-    run: (task, image) => runTask(models, task, image) as Promise<never>,
-    close: async () => {
-      await Promise.all([models.classifier.release(), models.detector.release(), models.faces.release()]);
-    },
-  };
-  await warmUp((task, image) => inference.run(task, image));
-  return inference;
+export async function inProcessInference(
+  specs: readonly LocatedSpec[],
+  modelDir: string,
+  intraOpThreads = 1,
+): Promise<Inference> {
+  const set = await BackendSet.load(specs, modelDir, intraOpThreads);
+  return { run: (job) => set.run(job), close: () => set.release() };
 }
 
 interface Job {
   id: number;
-  task: Task;
-  image: Buffer;
-  resolve(value: unknown): void;
+  job: InferenceJob;
+  resolve(value: InferenceAnswer): void;
   reject(error: Error): void;
 }
 
 /** A fixed pool of workers; jobs wait in FIFO order for a free worker (admission is bounded per API upstream). */
-export async function workerInference(modelDir: string, size: number, intraOpThreads = 1): Promise<Inference> {
+export async function workerInference(
+  specs: readonly LocatedSpec[],
+  modelDir: string,
+  size: number,
+  intraOpThreads = 1,
+): Promise<Inference> {
   const workerUrl = new URL('./inference-worker.ts', import.meta.url);
   const idle: Worker[] = [];
   const busy = new Map<Worker, Job>();
@@ -79,13 +50,13 @@ export async function workerInference(modelDir: string, size: number, intraOpThr
       const worker = idle.pop()!;
       const job = waiting.shift()!;
       busy.set(worker, job);
-      worker.postMessage({ id: job.id, task: job.task, image: job.image });
+      worker.postMessage({ id: job.id, job: job.job });
     }
   };
 
   const start = (): Promise<Worker> =>
     new Promise((resolve, reject) => {
-      const worker = new Worker(workerUrl, { workerData: { modelDir, intraOpThreads } });
+      const worker = new Worker(workerUrl, { workerData: { specs, modelDir, intraOpThreads } });
       worker.once('error', reject);
       worker.once('message', (message: { ready?: boolean; error?: string }) => {
         worker.off('error', reject);
@@ -93,13 +64,13 @@ export async function workerInference(modelDir: string, size: number, intraOpThr
           reject(new Error(message.error ?? 'inference worker failed to start'));
           return;
         }
-        worker.on('message', (reply: { id: number; result?: unknown; error?: string }) => {
+        worker.on('message', (reply: { id: number; result?: InferenceAnswer; error?: string }) => {
           const job = busy.get(worker);
           busy.delete(worker);
           idle.push(worker);
           if (job && reply.id === job.id) {
             if (reply.error !== undefined) job.reject(new Error(reply.error));
-            else job.resolve(reply.result);
+            else job.resolve(reply.result!);
           }
           dispatch();
         });
@@ -112,16 +83,22 @@ export async function workerInference(modelDir: string, size: number, intraOpThr
       });
     });
 
-  const workers = await Promise.all(Array.from({ length: size }, start));
+  const started = await Promise.allSettled(Array.from({ length: size }, start));
+  const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failure = started.find((s) => s.status === 'rejected');
+  if (failure) {
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw failure.reason;
+  }
   idle.push(...workers);
   return {
-    run: (task, image) =>
+    run: (job) =>
       new Promise((resolve, reject) => {
         if (closed) {
           reject(new Error('inference pool closed'));
           return;
         }
-        waiting.push({ id: nextId++, task, image, resolve: resolve as (v: unknown) => void, reject });
+        waiting.push({ id: nextId++, job, resolve, reject });
         dispatch();
       }),
     close: async () => {
@@ -132,8 +109,13 @@ export async function workerInference(modelDir: string, size: number, intraOpThr
   };
 }
 
-export function createInference(modelDir: string, workers: number, intraOpThreads = 1): Promise<Inference> {
+export function createInference(
+  specs: readonly LocatedSpec[],
+  modelDir: string,
+  workers: number,
+  intraOpThreads = 1,
+): Promise<Inference> {
   return workers > 0
-    ? workerInference(modelDir, workers, intraOpThreads)
-    : inProcessInference(modelDir, intraOpThreads);
+    ? workerInference(specs, modelDir, workers, intraOpThreads)
+    : inProcessInference(specs, modelDir, intraOpThreads);
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { commandOptions } from '../config/options.ts';
 import { type EmulatorConfig, emulatorOptions } from './config.ts';
+import { applyKnobs, type Knobs } from './knobs.ts';
 import type { ApiCounters, ApiName } from './runtime.ts';
 import { buildEmulator } from './server.ts';
 
@@ -16,6 +17,8 @@ export interface RunningEmulator {
   resetCounters(): void;
   /** Switch the Rekognition DetectLabels backend mid-stream (same as POST /__emulator/config). */
   setLabelsBackend(backend: EmulatorConfig['labelsBackend']): void;
+  /** Change run-time knobs (bindings, EXIF rules, latency...), as POST /__emulator/config; throws on a bad patch. */
+  configure(patch: Partial<Knobs>): void;
   close(): Promise<void>;
 }
 
@@ -32,7 +35,12 @@ export async function startEmulator(options: Partial<EmulatorConfig> = {}): Prom
     counters: () => app.emulator.stats.snapshot(),
     resetCounters: () => app.emulator.stats.reset(),
     setLabelsBackend: (backend) => {
-      app.emulator.config.labelsBackend = backend;
+      const problem = applyKnobs(app.emulator, { labelsBackend: backend });
+      if (problem) throw new Error(problem);
+    },
+    configure: (patch) => {
+      const problem = applyKnobs(app.emulator, patch);
+      if (problem) throw new Error(`emulator config: ${problem}`);
     },
     close: () => app.close(),
   };

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { verifySigV4 } from '../aws/sigv4.ts';
 import { rekognitionFaces, rekognitionLabels } from './answers.ts';
-import { admit, bodyOf, type EmulatorContext } from './context.ts';
-import type { Detection } from './models.ts';
+import { admit, bodyOf, type EmulatorContext, infer } from './context.ts';
+import type { Detection, ImageSize } from './models.ts';
 import { decodeBase64, type ImageInfo, inspectImage } from './runtime.ts';
 
 /** Rekognition, JSON 1.1 over `POST /` with X-Amz-Target, SigV4-signed. Limits from PROVIDERS.md. */
@@ -84,13 +84,23 @@ function numberParam(body: Record<string, unknown>, name: string, min: number, m
   return value;
 }
 
-/** A 16x16 grey thumbnail of a face, mean-centred and unit-normalised: a deliberately crude face descriptor. */
-async function faceDescriptor(image: Buffer, info: ImageInfo, face: Detection): Promise<Float64Array> {
-  const left = Math.min(info.width - 1, Math.floor(face.box.left * info.width));
-  const top = Math.min(info.height - 1, Math.floor(face.box.top * info.height));
-  const width = Math.max(1, Math.min(info.width - left, Math.round(face.box.width * info.width)));
-  const height = Math.max(1, Math.min(info.height - top, Math.round(face.box.height * info.height)));
-  const raw = await sharp(image)
+/**
+ * A 16x16 grey thumbnail of a face, mean-centred and unit-normalised: a deliberately crude face descriptor. The crop is
+ * taken from the image as Rekognition saw it (`frame`, EXIF-oriented when `oriented`), where the box ratios belong.
+ */
+async function faceDescriptor(
+  image: Buffer,
+  frame: ImageSize,
+  oriented: boolean,
+  face: Detection,
+): Promise<Float64Array> {
+  const left = Math.min(frame.width - 1, Math.floor(face.box.left * frame.width));
+  const top = Math.min(frame.height - 1, Math.floor(face.box.top * frame.height));
+  const width = Math.max(1, Math.min(frame.width - left, Math.round(face.box.width * frame.width)));
+  const height = Math.max(1, Math.min(frame.height - top, Math.round(face.box.height * frame.height)));
+  // Orient first (its own pipeline stage), so the extract addresses the corrected frame.
+  const upright = oriented ? await sharp(image).autoOrient().toBuffer() : image;
+  const raw = await sharp(upright)
     .extract({ left, top, width, height })
     .greyscale()
     .resize(16, 16, { fit: 'fill' })
@@ -113,18 +123,21 @@ async function compareFaces(ctx: EmulatorContext, body: Record<string, unknown>)
   const threshold = numberParam(body, 'SimilarityThreshold', 0, 100) ?? 80;
   const source = await decodeImage(ctx, body.SourceImage, 'SourceImage');
   const target = await decodeImage(ctx, body.TargetImage, 'TargetImage');
-  const [sourceFaces, targetFaces] = await Promise.all([
-    ctx.inference.run('faces', source.bytes),
-    ctx.inference.run('faces', target.bytes),
+  const [sourceSeen, targetSeen] = await Promise.all([
+    infer(ctx, 'rekognitionCompareFaces', source.bytes),
+    infer(ctx, 'rekognitionCompareFaces', target.bytes),
   ]);
+  const sourceFaces = sourceSeen.faces;
+  const targetFaces = targetSeen.faces;
+  const oriented = (info: ImageInfo) => ctx.config.rekognitionOrientation === 'exif' && info.format === 'jpeg';
   const sourceFace = [...sourceFaces].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)[0];
   if (!sourceFace)
     throw new AwsError('InvalidParameterException', 'Request has invalid parameters: no face in SourceImage');
-  const reference = await faceDescriptor(source.bytes, source.info, sourceFace);
+  const reference = await faceDescriptor(source.bytes, sourceSeen.frame, oriented(source.info), sourceFace);
   const matches = [];
   const unmatched = [];
   for (const face of targetFaces) {
-    const d = await faceDescriptor(target.bytes, target.info, face);
+    const d = await faceDescriptor(target.bytes, targetSeen.frame, oriented(target.info), face);
     const cosine = d.reduce((sum, x, i) => sum + x * reference[i]!, 0);
     // Correlation of grey thumbnails, mapped to 0-100: crude by design (no face embedding model here).
     const similarity = Number((Math.max(0, cosine) * 100).toFixed(3));
@@ -147,16 +160,12 @@ async function operate(ctx: EmulatorContext, operation: string, body: Record<str
       MinConfidence: numberParam(body, 'MinConfidence', 0, 100),
     };
     const { bytes } = await decodeImage(ctx, body.Image, 'Image');
-    const withDetector = ctx.config.labelsBackend === 'detector+classifier';
-    const [classes, objects] = await Promise.all([
-      ctx.inference.run('classify', bytes),
-      withDetector ? ctx.inference.run('objects', bytes) : Promise.resolve(undefined),
-    ]);
-    return rekognitionLabels(classes, objects, params);
+    const { classify, objects } = await infer(ctx, 'rekognitionDetectLabels', bytes);
+    return rekognitionLabels(classify, objects, params);
   }
   if (operation === 'DetectFaces') {
     const { bytes } = await decodeImage(ctx, body.Image, 'Image');
-    return rekognitionFaces(await ctx.inference.run('faces', bytes));
+    return rekognitionFaces((await infer(ctx, 'rekognitionDetectFaces', bytes)).faces);
   }
   if (operation === 'CompareFaces') return compareFaces(ctx, body);
   throw new AwsError('UnsupportedOperationException', `The emulator does not implement ${operation}.`);

@@ -1,8 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { providerDescriptors } from '../providers/registry.ts';
-import { type EmulatorConfig, emulatorConfig, labelsBackends } from './config.ts';
+import { backendCatalog } from './backends/engines.ts';
+import { type LocatedSpec, loadSpecs } from './backends/spec.ts';
+import { type EmulatorConfig, emulatorConfig } from './config.ts';
 import type { EmulatorContext } from './context.ts';
 import { createInference, type Inference } from './inference.ts';
+import { applyKnobs, backendList, checkStartBindings, publicKnobs } from './knobs.ts';
 import { apiNames, Gate, Stats, Uplink } from './runtime.ts';
 
 /** The whole emulator as one Fastify app (not listening): the three APIs plus the /__emulator admin routes. */
@@ -14,16 +17,31 @@ export interface EmulatorApp extends FastifyInstance {
 /** Larger than any API accepts, so each API answers its own limit error instead of Fastify's. */
 const BODY_LIMIT = 32 * 1024 * 1024;
 
+/** The model specs: the shipped ones plus --model-specs files; weights are only required when models will load. */
+export function emulatorSpecs(config: EmulatorConfig, checkFiles = true): LocatedSpec[] {
+  const extra = config.modelSpecs
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  return loadSpecs(config.modelDir, extra, { checkFiles });
+}
+
 export async function buildEmulator(
   options: Partial<EmulatorConfig> = {},
   dependencies: { inference?: Inference } = {},
 ): Promise<EmulatorApp> {
   const config = emulatorConfig(options);
+  const specs = emulatorSpecs(config, !dependencies.inference);
+  // A binding naming an unknown backend, or one for the wrong task, stops the start naming the option.
+  const catalog = backendCatalog(specs);
+  checkStartBindings(config, catalog);
   const inference =
-    dependencies.inference ?? (await createInference(config.modelDir, config.workers, config.intraOpThreads));
+    dependencies.inference ?? (await createInference(specs, config.modelDir, config.workers, config.intraOpThreads));
   let id = Date.now() % 1e9;
   const ctx: EmulatorContext = {
     config,
+    specs,
+    catalog,
     inference,
     stats: new Stats(),
     gates: Object.fromEntries(
@@ -53,6 +71,7 @@ export async function buildEmulator(
     return ctx.stats.snapshot();
   });
   app.get('/__emulator/config', async () => publicKnobs(ctx));
+  app.get('/__emulator/backends', async () => backendList(ctx));
   app.post('/__emulator/config', async (request, reply) => {
     let patch: Record<string, unknown>;
     try {
@@ -65,31 +84,4 @@ export async function buildEmulator(
     return publicKnobs(ctx);
   });
   return app;
-}
-
-const publicKnobs = (ctx: EmulatorContext) => ({
-  labelsBackend: ctx.config.labelsBackend,
-  latencyMs: ctx.config.latencyMs,
-  uplinkBytesPerSecond: ctx.config.uplinkBytesPerSecond,
-});
-
-/** The run-time knobs (drift experiments, benchmarks); returns a problem description or undefined. */
-function applyKnobs(ctx: EmulatorContext, patch: Record<string, unknown>): string | undefined {
-  for (const key of Object.keys(patch)) {
-    if (!['labelsBackend', 'latencyMs', 'uplinkBytesPerSecond'].includes(key)) return `unknown knob ${key}`;
-  }
-  const { labelsBackend, latencyMs, uplinkBytesPerSecond } = patch;
-  if (labelsBackend !== undefined && !labelsBackends.includes(labelsBackend as never)) {
-    return `labelsBackend must be one of ${labelsBackends.join(', ')}`;
-  }
-  const nonNegativeInt = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0);
-  if (!nonNegativeInt(latencyMs)) return 'latencyMs must be a non-negative integer';
-  if (!nonNegativeInt(uplinkBytesPerSecond)) return 'uplinkBytesPerSecond must be a non-negative integer';
-  if (labelsBackend !== undefined) ctx.config.labelsBackend = labelsBackend as EmulatorConfig['labelsBackend'];
-  if (latencyMs !== undefined) ctx.config.latencyMs = latencyMs as number;
-  if (uplinkBytesPerSecond !== undefined) {
-    ctx.config.uplinkBytesPerSecond = uplinkBytesPerSecond as number;
-    ctx.uplink.bytesPerSecond = uplinkBytesPerSecond as number;
-  }
-  return undefined;
 }

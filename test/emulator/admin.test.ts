@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Inference } from '../../src/emulator/inference.ts';
+import { type Engine, engines } from '../../src/emulator/backends/engines.ts';
+import { type Inference, inProcessInference } from '../../src/emulator/inference.ts';
 import { Gate } from '../../src/emulator/runtime.ts';
 import { buildEmulator } from '../../src/emulator/server.ts';
-import { solid } from './helpers.ts';
+import { emptyInference, solid } from './helpers.ts';
 
 /** An inference that holds every call until released: makes concurrency deterministic without timing. */
 function heldInference() {
   const waiting: (() => void)[] = [];
   const inference: Inference = {
-    run: async () => {
+    run: async (job) => {
       await new Promise<void>((resolve) => waiting.push(resolve));
-      return [] as never;
+      return emptyInference.run(job);
     },
     close: async () => {},
   };
@@ -35,7 +36,7 @@ const faceppForm = async () => {
 
 describe('emulator admin routes and admission', () => {
   it('counts calls, request bytes and image bytes per API, and resets them', async () => {
-    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const app = await buildEmulator({}, { inference: emptyInference });
     const { body, type } = await faceppForm();
     const response = await app.inject({
       method: 'POST',
@@ -76,19 +77,132 @@ describe('emulator admin routes and admission', () => {
   });
 
   it('changes the run-time knobs over HTTP and refuses unknown ones', async () => {
-    const app = await buildEmulator({}, { inference: { run: async () => [] as never, close: async () => {} } });
+    const app = await buildEmulator({}, { inference: emptyInference });
     const ok = await app.inject({
       method: 'POST',
       url: '/__emulator/config',
       payload: { labelsBackend: 'classifier', latencyMs: 5 },
     });
-    assert.deepEqual(ok.json(), { labelsBackend: 'classifier', latencyMs: 5, uplinkBytesPerSecond: 0 });
-    assert.equal(app.emulator.config.labelsBackend, 'classifier');
+    assert.equal(ok.statusCode, 200);
+    const knobs = ok.json();
+    assert.equal(knobs.labelsBackend, 'classifier');
+    assert.equal(knobs.latencyMs, 5);
+    // labelsBackend is the older name for DetectLabels without its detector.
+    assert.equal(knobs.rekognitionDetectLabels, 'mobilenetv2-12-int8');
+    const back = await app.inject({
+      method: 'POST',
+      url: '/__emulator/config',
+      payload: { labelsBackend: 'detector+classifier' },
+    });
+    assert.equal(back.json().rekognitionDetectLabels, 'mobilenetv2-12-int8+fastestdet');
     const bad = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { labelsBackend: 'oracle' } });
     assert.equal(bad.statusCode, 400);
     const unknown = await app.inject({ method: 'POST', url: '/__emulator/config', payload: { secret: 'x' } });
     assert.equal(unknown.statusCode, 400);
     await app.close();
+  });
+
+  it('switches any operation to another backend and working resolution, all or nothing, and lists the backends', async () => {
+    const app = await buildEmulator({}, { inference: emptyInference });
+    const post = (payload: Record<string, unknown>) =>
+      app.inject({ method: 'POST', url: '/__emulator/config', payload });
+    const ok = await post({
+      baiduAdvancedGeneral: 'mobilenet-v3-small',
+      faceppDetect: 'yunet@native',
+      faceppOrientation: 'exif',
+    });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(ok.json().baiduAdvancedGeneral, 'mobilenet-v3-small');
+    assert.equal(app.emulator.config.faceppDetect, 'yunet@native');
+    assert.equal(app.emulator.config.faceppOrientation, 'exif');
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ baiduFaceDetect: 'resnet-50' }, /baiduFaceDetect: unknown backend resnet-50 \(known: .*yunet/],
+      [{ baiduAdvancedGeneral: 'yunet' }, /yunet answers faces; Baidu advanced_general needs classify/],
+      [{ faceppDetectsceneandobject: 'fastestdet' }, /needs a classify backend/],
+      [{ rekognitionDetectLabels: 'mobilenetv2-12-int8+mobilenet-v3-small' }, /two classify backends/],
+      [{ rekognitionDetectFaces: 'yunet@big' }, /is not backend/],
+      [{ rekognitionOrientation: 'sideways' }, /exif or stored/],
+      [{ labelsBackend: 'classifier', rekognitionDetectLabels: 'mobilenet-v3-small' }, /not both/],
+    ];
+    for (const [payload, message] of refused) {
+      const response = await post({ latencyMs: 9, ...payload });
+      assert.equal(response.statusCode, 400, JSON.stringify(payload));
+      assert.match(response.json().error, message);
+    }
+    // Nothing of a refused patch was applied.
+    assert.equal(app.emulator.config.latencyMs, 0);
+    assert.equal(app.emulator.config.baiduFaceDetect, 'yunet@1920x1080');
+    const backends = (await app.inject({ method: 'GET', url: '/__emulator/backends' })).json() as {
+      name: string;
+      task: string;
+    }[];
+    assert.deepEqual(backends.map((b) => `${b.name}:${b.task}`).sort(), [
+      'fastestdet:objects',
+      'mobilenet-v3-small:classify',
+      'mobilenetv2-12-int8:classify',
+      'ultraface-rfb-320:faces',
+      'yolox-nano:objects',
+      'yunet:faces',
+    ]);
+    await app.close();
+  });
+
+  it('starts with every operation bound as configured, and --labels-backend classifier drops the detector', async () => {
+    const app = await buildEmulator(
+      { labelsBackend: 'classifier', rekognitionDetectFaces: 'ultraface-rfb-320' },
+      { inference: emptyInference },
+    );
+    const knobs = (await app.inject({ method: 'GET', url: '/__emulator/config' })).json();
+    assert.equal(knobs.rekognitionDetectLabels, 'mobilenetv2-12-int8');
+    assert.equal(knobs.labelsBackend, 'classifier');
+    assert.equal(knobs.rekognitionDetectFaces, 'ultraface-rfb-320');
+    assert.equal(knobs.rekognitionOrientation, 'exif');
+    assert.equal(knobs.faceppOrientation, 'stored');
+    await app.close();
+  });
+
+  it('binds an engine registered beside the specs, as a multi-model backend (OCR) will plug in', async () => {
+    const box = { left: 0.25, top: 0.25, width: 0.5, height: 0.5 };
+    const engine: Engine = {
+      name: 'one-face',
+      task: 'faces',
+      load: async () => ({
+        name: 'one-face',
+        task: 'faces',
+        run: async () => [{ name: 'face', score: 0.99, box }],
+        release: async () => {},
+      }),
+    };
+    engines.push(engine);
+    try {
+      const inference = await inProcessInference([], '/no/models/needed');
+      const app = await buildEmulator({ baiduFaceDetect: 'one-face' }, { inference });
+      const token = (
+        await app.inject({
+          method: 'POST',
+          url: '/oauth/2.0/token?grant_type=client_credentials&client_id=emulator-ak&client_secret=emulator-sk',
+        })
+      ).json().access_token;
+      const detect = await app.inject({
+        method: 'POST',
+        url: `/rest/2.0/face/v3/detect?access_token=${token}`,
+        headers: { 'content-type': 'application/json' },
+        payload: { image: (await solid(200, 100)).toString('base64'), image_type: 'BASE64' },
+      });
+      assert.deepEqual(detect.json().result.face_list[0].location, {
+        left: 50,
+        top: 25,
+        width: 100,
+        height: 50,
+        rotation: 0,
+      });
+      const listed = (await app.inject({ method: 'GET', url: '/__emulator/backends' })).json();
+      assert.ok(listed.some((b: { name: string; engine?: boolean }) => b.name === 'one-face' && b.engine));
+      await app.close();
+      await inference.close();
+    } finally {
+      engines.splice(engines.indexOf(engine), 1);
+    }
   });
 
   it('Gate admits up to concurrency, queues up to queue, refuses beyond, and hands slots to waiters', async () => {

@@ -3,20 +3,27 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import type { Inference } from '../../src/emulator/inference.ts';
 
 /** ../shared/data beside the repository; emulator tests skip with this message when it is absent. */
 export const dataDir = fileURLToPath(new URL('../../../shared/data', import.meta.url));
 export const modelDir = join(dataDir, 'models');
 export const imagenetDir = join(dataDir, 'images', 'imagenet-sample');
 export const facesDir = join(dataDir, 'images', 'faces');
+export const photosDir = join(dataDir, 'images', 'photos');
 export const hasData =
-  existsSync(join(modelDir, 'mobilenetv2-12-int8.onnx')) && existsSync(imagenetDir) && existsSync(facesDir);
+  existsSync(join(modelDir, 'mobilenetv2-12-int8.onnx')) &&
+  existsSync(join(modelDir, 'face_detection_yunet_2026may.onnx')) &&
+  existsSync(imagenetDir) &&
+  existsSync(facesDir) &&
+  existsSync(photosDir);
 export const skipWithoutData: string | false = hasData
   ? false
   : `needs ${dataDir} (models and images); absent here, skipped`;
 
 export const imagenet = (file: string) => readFile(join(imagenetDir, file));
 export const face = (file: string) => readFile(join(facesDir, file));
+export const photo = (file: string) => readFile(join(photosDir, file));
 
 /** The fixed validation split: sorted names, index % 5 == 4. */
 export function validationPhotos(): string[] {
@@ -34,3 +41,13 @@ export const solid = (width: number, height: number, format: 'jpeg' | 'png' | 'g
 
 export const DOG = 'n02094433_Yorkshire_terrier.JPEG';
 export const COUPLE = 'deepface_tests_unit_dataset_couple.jpg';
+/** Phone photo, 1920x1440, about 20 people whose faces are 65-100 px wide. */
+export const CLUB = 'faces-group_club-party-20-people.jpg';
+/** Phone photo, 1920x1537, four women, faces 150-200 px. */
+export const FOUR_WOMEN = 'faces-group_four-women-window.jpg';
+
+/** An inference that sees nothing: for routes and admission tests that need no models. */
+export const emptyInference: Inference = {
+  run: async () => ({ frame: { width: 100, height: 100 }, working: { width: 100, height: 100 }, results: [] }),
+  close: async () => {},
+};

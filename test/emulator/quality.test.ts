@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { loadSpecs } from '../../src/emulator/backends/spec.ts';
 import { agreement, curveAnswer } from '../../src/emulator/curve.ts';
 import { type Inference, inProcessInference } from '../../src/emulator/inference.ts';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
@@ -37,7 +38,7 @@ describe('JPEG quality changes the emulated answers', { skip: skipWithoutData },
   const photos = skipWithoutData ? [] : validationPhotos().filter((_, i) => i % 10 === 0);
   before(async () => {
     emulator = await startEmulator({ modelDir, workers: 1 });
-    inference = await inProcessInference(modelDir);
+    inference = await inProcessInference(loadSpecs(modelDir), modelDir);
     const response = await fetch(
       `${emulator.url}/oauth/2.0/token?grant_type=client_credentials&client_id=emulator-ak&client_secret=emulator-sk`,
       { method: 'POST' },
