@@ -203,7 +203,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
     this.#sum += value;
     this.#next = (this.#next + 1) % this.#window.length;
 
-    if (this.#state === 'policy') this.#cusum = Math.max(0, this.#cusum + this.config.cusumReference - value);
+    // Calibration's probes (mode 'probe' while the policy is in charge) try cheaper points on purpose: their misses
+    // count in the window the status shows, not as evidence that the point requests go at has dropped.
+    if (this.#state === 'policy' && sample.mode !== 'probe') {
+      this.#cusum = Math.max(0, this.#cusum + this.config.cusumReference - value);
+    }
     const tripped =
       this.config.detector === 'cusum'
         ? this.#cusum > this.config.cusumThreshold

@@ -259,8 +259,8 @@ export class LearningLoop implements LearningHooks {
 
   /**
    * One agreement sample. The calibrator learns from every one (probes included: they are how it finds cheaper points).
-   * The controller watches the point requests are actually sent at (probes are expected to fail now and then), and a
-   * drop it detects is absorbed by calibration backing off while it can (Controller's `absorb`).
+   * The controller's window shows them all; its drop detector watches only the point requests are sent at (probes are
+   * expected to miss now and then), and a drop it detects is absorbed by calibration backing off while it can.
    */
   #learn(slot: SlotWork, agreement: number): void {
     const tracked = this.#controllers.get(slot.key);
@@ -273,10 +273,9 @@ export class LearningLoop implements LearningHooks {
         state: calibrator.state(),
       });
     }
-    if (slot.plan?.probe) return;
     controller.record({
       agreement,
-      mode: slot.plan?.route.mode ?? 'policy',
+      mode: slot.plan?.probe ? 'probe' : (slot.plan?.route.mode ?? 'policy'),
       modelId: slot.outcome?.decision?.modelId ?? '',
     });
   }
