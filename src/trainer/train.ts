@@ -10,6 +10,7 @@ import { commandOptions, int, type loadOptions, num, option } from '../config/op
 import { defaultActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
+import { createProgress, type Progress } from '../progress.ts';
 import { splitKey } from './api-client.ts';
 import { defaultCollectDir, recordFileName } from './data.ts';
 import { buildDataset, type Dataset, metricsOf, type PolicyMetrics } from './dataset.ts';
@@ -20,6 +21,7 @@ import {
   exportPolicyLayers,
   type FitOptions,
   fitEnsemble,
+  networksToFit,
 } from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
 import { writeModelCard } from './model-card.ts';
@@ -100,7 +102,11 @@ export interface TrainResult {
 export const BASIC_FEATURES = [0, 1, 2, 3, 4];
 
 /** Train from full-information rows of the train split; report (not tune on) the validation split. */
-export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainResult {
+export function trainFromDataset(
+  dataset: Dataset,
+  config: TrainConfig,
+  onProgress?: (networks: number) => Progress,
+): TrainResult {
   const train = dataset.rows.filter((r) => r.split === 'train');
   const validation = dataset.rows.filter((r) => r.split === 'validation');
   if (train.length < 20) throw new Error(`${dataset.key}: only ${train.length} training images collected`);
@@ -121,6 +127,8 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     maxQuality: config.maxQuality,
   };
   let sizeWeight = config.sizeWeight;
+  const progress = onProgress?.(networksToFit(options, !(sizeWeight > 0)));
+  if (progress) options.onFitted = () => progress.tick();
   let crossValidation: TrainResult['crossValidation'];
   if (!(sizeWeight > 0)) {
     const cv = crossValidate(train, options);
@@ -133,6 +141,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     };
   }
   const net = fitEnsemble(train, options);
+  progress?.done();
   const allowed = allowedActions(train[0]!.qualities, options.maxQuality);
   const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight, allowed);
   const choose = (features: number[]) => {
@@ -199,7 +208,7 @@ export async function run(argv: string[]): Promise<void> {
   if (dataFile && existsSync(dataFile)) {
     const imageDirs = config.images ? config.images.split(',') : defaultImageDirs;
     const dataset = buildDataset(config.key, await readRecordsWithCurrentFeatures(dataFile, imageDirs));
-    result = trainFromDataset(dataset, config);
+    result = trainFromDataset(dataset, config, (networks) => createProgress('train', networks, { unit: 'nets' }));
     console.log(
       `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +
         (result.crossValidation
