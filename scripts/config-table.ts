@@ -1,7 +1,7 @@
 /**
  * The configuration table of `adacompress serve`, from the one option table the CLI uses.
- *   node scripts/config-table.ts           prints it
- *   node scripts/config-table.ts --write   replaces it in README.md between the config-table markers
+ *   npm run config:table                   prints it
+ *   npm run config:table -- --write        replaces it in README.md between the config-table markers
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { markdownTable } from '../src/config/options.ts';

@@ -4,7 +4,7 @@
  * desaturated, with sensor noise: at the qualities the policy picks their labels flip far more often). Prints when the controller noticed, the
  * reference uploads paid before and after, and what the fallback sent.
  *
- *   node scripts/drift.ts [--per-scene 300] [--reference-probability 0.03] [--detector cusum|window]
+ *   npm run drift -- [--per-scene 300] [--reference-probability 0.03] [--detector cusum|window]
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';

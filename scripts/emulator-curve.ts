@@ -4,7 +4,7 @@
  * recall of the q75 faces at IoU >= 0.5), on the 200 validation photos (faces: the face photos), and the mean bytes.
  * Runs the emulator's own models and answer functions in-process (identical to the HTTP answers, see the tests).
  *
- *   node scripts/emulator-curve.ts [--data ../shared/data] [--workers 2] [--limit N] [--set option=value ...]
+ *   npm run emulator:curve -- [--data ../shared/data] [--workers 2] [--limit N] [--set option=value ...]
  *
  * --set takes any emulator option, e.g. `--set baiduAdvancedGeneral=mobilenet-v3-small` or
  * `--set rekognitionDetectFaces=yunet@native`: the curve of a backend the shipped policies were never trained on.

@@ -4,7 +4,7 @@
  * then the trainer fits a candidate from the logs alone, evaluates it off-policy against the logging policy, and the
  * promotion gate decides whether it may replace a copy of the live model.
  *
- *   node scripts/learn-from-logs.ts [--photos 400] [--epsilon 0.3] [--dir .data/loop]
+ *   npm run learn-from-logs -- [--photos 400] [--epsilon 0.3] [--dir .data/loop]
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';

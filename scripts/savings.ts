@@ -3,7 +3,7 @@
  * through the real proxy: each photo goes as a Rekognition DetectLabels request with the AWS SDK, the upstream is a local
  * sink that records what it received. Compares the fixed quality with the configured policy models.
  *
- *   node scripts/savings.ts            # fixed quality 35 (the default without models) vs the shipped policies
+ *   npm run savings                    # fixed quality 35 (the default without models) vs the shipped policies
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

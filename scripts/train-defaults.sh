@@ -2,19 +2,20 @@
 # Reproduce the shipped default policies end to end: collect over the emulator (resumable; skip with SKIP_COLLECT=1),
 # train one model per emulated API on the 800 training photos (faces: the training part of the face photos),
 # write models/<name>.onnx + .md, and evaluate each on the validation split (.data/eval/*.json|html).
+# Run it as `npm run train-defaults`: npm puts the project's Node (node_modules/.bin) first on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 if [ -z "${SKIP_COLLECT:-}" ]; then
-  node src/cli.ts collect --images "$DATA/images/imagenet-sample" --concurrency 6 \
+  node bin/adacompress.js collect --images "$DATA/images/imagenet-sample" --concurrency 6 \
     --apis rekognition/DetectLabels,baidu/image-classify/v2/advanced_general,facepp/imagepp/beta/detectsceneandobject
-  node src/cli.ts collect --images "$DATA/images/faces" --concurrency 6 \
+  node bin/adacompress.js collect --images "$DATA/images/faces" --concurrency 6 \
     --apis facepp/facepp/v3/detect,rekognition/DetectFaces,baidu/face/v3/detect
 fi
 train() { # key model-name [extra flags]
   local key=$1 name=$2; shift 2
-  node src/cli.ts train --key "$key" --out "models/$name.onnx" --seed 1 --images "$DATA/images/imagenet-sample,$DATA/images/faces" "$@"
-  node src/cli.ts evaluate --key "$key" --model "models/$name.onnx" --out ".data/eval/$name"
+  node bin/adacompress.js train --key "$key" --out "models/$name.onnx" --seed 1 --images "$DATA/images/imagenet-sample,$DATA/images/faces" "$@"
+  node bin/adacompress.js evaluate --key "$key" --model "models/$name.onnx" --split validation --out ".data/eval/$name"
 }
 # Every choice is made on the training split: each policy is the mean of 5 nets (seeds); the size weight is the
 # largest whose accuracy holds the target on the hardest held-out folds (the 0.2 quantile of per-fold accuracies over

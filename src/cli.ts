@@ -27,9 +27,15 @@ function usage(): string {
 
 const [name, ...rest] = process.argv.slice(2);
 const command = name ? commands[name] : undefined;
+if (name === '--help' || name === '-h' || name === 'help') {
+  // Asked for: the answer goes to stdout and it is a success (`adacompress --help | less` works).
+  console.log(usage());
+  process.exit(0);
+}
 if (!command) {
-  console.error(name && name !== '--help' && name !== '-h' ? `unknown command: ${name}\n\n${usage()}` : usage());
-  process.exit(name === '--help' || name === '-h' ? 0 : 2);
+  // Not asked for: a usage error on stderr.
+  console.error(name ? `unknown command: ${name}\n\n${usage()}` : usage());
+  process.exit(2);
 }
 try {
   await (await command.load()).run(rest);

@@ -98,7 +98,8 @@ function intParam(params: Map<string, string>, name: string, fallback: number, m
 }
 
 export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void {
-  app.post('/oauth/2.0/token', async (request, reply) => {
+  // GET as well as POST, as the real service: the official Python SDK asks for its token with GET.
+  const token = async (request: FastifyRequest, reply: FastifyReply) => {
     await admit(ctx, 'baidu', 'token', request).then((release) => release?.());
     const { params } = readParams(request);
     const fail = (status: number, error: string, description: string) => {
@@ -119,7 +120,8 @@ export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void 
       scope: 'public brain_all_scope vis-classify_dishes vis-faceverify_faceverify_h5-face-liveness',
       session_secret: 'emulator-session-secret',
     });
-  });
+  };
+  app.route({ method: ['GET', 'POST'], url: '/oauth/2.0/token', handler: token });
 
   const operations: Record<string, string> = {
     '/rest/2.0/image-classify/v2/advanced_general': 'advanced_general',

@@ -26,17 +26,18 @@ export const bodyOf = (request: FastifyRequest): Buffer =>
 
 /**
  * The common start of every API call: count it, make it pay its upload time and the configured latency, then take a
- * slot. Returns the release function, or undefined when the API must answer its throttling error.
+ * slot. Returns the release function, or undefined when the API must answer its throttling error. `request` gives the
+ * body size when it was buffered; a streamed body (Face++ multipart) passes the bytes it read.
  */
 export async function admit(
   ctx: EmulatorContext,
   api: ApiName,
   operation: string,
-  request: FastifyRequest,
+  request: FastifyRequest | number,
 ): Promise<(() => void) | undefined> {
-  const body = bodyOf(request);
-  ctx.stats.call(api, operation, body.length);
-  await ctx.uplink.transmit(body.length);
+  const bytes = typeof request === 'number' ? request : bodyOf(request).length;
+  ctx.stats.call(api, operation, bytes);
+  await ctx.uplink.transmit(bytes);
   await sleep(ctx.config.latencyMs);
   return ctx.gates[api].acquire();
 }

@@ -52,10 +52,20 @@ export async function buildEmulator(
   };
 
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    // Never the URL in logs: Baidu's token request carries client_secret in its query string.
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      serializers: { req: (req) => ({ method: req.method, path: pathOf(req.url) }) },
+    },
     bodyLimit: BODY_LIMIT,
   }) as unknown as EmulatorApp;
   app.decorate('emulator', ctx);
+  closeConnectionsWhenClosing(app);
+  // Fastify's own 404 repeats the whole URL, query included; a query may hold a secret (Baidu's client_secret).
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${pathOf(request.url)}` }),
+  );
   // Every route needs the raw bytes: SigV4 covers them, and the APIs parse their own formats.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -84,4 +94,22 @@ export async function buildEmulator(
     return publicKnobs(ctx);
   });
   return app;
+}
+
+const pathOf = (url: string): string => url.split('?')[0]!;
+
+/**
+ * Fastify's close() waits for every connection to end, and closes only those idle when it starts. A keep-alive
+ * connection busy at that moment stays open after its answer until the client drops it: undici keeps it for the
+ * server's advertised keep-alive (72 s) less a second, so closing an emulator with a call in flight took ~70 s (the
+ * "silent hang" of a collect that failed mid-run). Answers sent while closing say `Connection: close`.
+ */
+function closeConnectionsWhenClosing(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 }

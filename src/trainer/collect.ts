@@ -3,10 +3,12 @@
  * chosen API operation (an emulator, or a real API within a call budget), through the provider code the proxy uses;
  * the normalised answers, bytes and the policy features go to one JSONL file per API (data.ts).
  *
- * Resumable: an image's line is appended only when all its actions are answered, and images already in the file are
- * skipped. Safe to interrupt: SIGINT stops new images, lets the in-flight ones finish and write, then exits.
+ * Resumable: an image's line is appended only when all its actions are answered, and images already in the file (by
+ * content hash: a second folder into the same --out adds its images, a changed file is collected again) are skipped.
+ * An image that cannot be read or decoded is skipped and listed, never sent. Safe to interrupt: SIGINT stops new
+ * images, lets the in-flight ones finish and write, then exits.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { encodeJpeg } from '../codec/encode.ts';
@@ -14,6 +16,7 @@ import { inspectImage } from '../codec/inspect.ts';
 import { commandOptions, int, type loadOptions, num, type OptionSpec, option } from '../config/options.ts';
 import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
+import { createProgress, type Progress } from '../progress.ts';
 import { providerDescriptors } from '../providers/registry.ts';
 import {
   type ApiClient,
@@ -26,6 +29,7 @@ import {
 import {
   COLLECT_SCHEMA_VERSION,
   type CollectedRecord,
+  contentHash,
   defaultCollectDir,
   defaultImagenetDir,
   listImages,
@@ -108,6 +112,8 @@ export type CollectConfig = Omit<ReturnType<typeof loadOptions<typeof collectOpt
 export interface CollectSummary {
   images: number;
   skipped: number;
+  /** Files that could not be read or decoded (truncated, not an image, not a regular file): skipped, never sent. */
+  unreadable: { image: string; reason: string }[];
   calls: number;
   failedCalls: number;
   seconds: number;
@@ -135,43 +141,92 @@ function semaphore(width: number) {
   };
 }
 
+/** What collect reports as it goes: one tick per image finished (collected, already done, or unreadable). */
+export interface CollectProgress {
+  start(total: number): void;
+  tick(note: string): void;
+}
+
+const silent: CollectProgress = { start() {}, tick() {} };
+
+/**
+ * Which images of a key are collected already: by content hash; records older than hashes by name, and only while
+ * the file still has the size it had then (the best an old record can say about a changed file).
+ */
+function doneIndex(records: readonly CollectedRecord[]) {
+  const hashes = new Set<string>();
+  const legacy = new Map<string, number>();
+  for (const r of records) {
+    if (r.hash) hashes.add(r.hash);
+    else legacy.set(r.image, r.original.bytes);
+  }
+  return (hash: string, name: string, size: number) => hashes.has(hash) || legacy.get(name) === size;
+}
+
+const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** Collect with an explicit client; the testable core of the command. */
 export async function collect(
   config: CollectConfig,
   client: ApiClient,
   stop: StopSignal = { stopped: false },
-  progress: (line: string) => void = () => {},
+  progress: CollectProgress = silent,
 ): Promise<CollectSummary> {
   const started = Date.now();
   await mkdir(config.out, { recursive: true });
   const keys = config.apis;
-  const done = new Map<string, Set<string>>();
-  for (const key of keys) {
-    const records = await readRecords(join(config.out, recordFileName(key)));
-    done.set(key, new Set(records.map((r) => r.image)));
-  }
+  const isDone = new Map<string, ReturnType<typeof doneIndex>>();
+  for (const key of keys) isDone.set(key, doneIndex(await readRecords(join(config.out, recordFileName(key)))));
   let images = listImages(config.images).filter((i) => config.split === 'all' || i.split === config.split);
   // Validation first: evaluation needs it whole before training needs everything.
   images = [...images.filter((i) => i.split === 'validation'), ...images.filter((i) => i.split === 'train')];
   if (config.limit > 0) images = images.slice(0, config.limit);
-  const todo = images.filter((i) => keys.some((k) => !done.get(k)!.has(i.name)));
-  const skipped = images.length - todo.length;
   const limits = { maxInputPixels: config.maxInputPixels };
   const callSlot = semaphore(config.concurrency);
   // Images in flight: enough to keep the call slots busy, few enough that an interrupt finishes quickly.
   const imageWidth = Math.max(1, Math.ceil(config.concurrency / 2));
+  const unreadable: CollectSummary['unreadable'] = [];
   let calls = 0;
   let failedCalls = 0;
   let finished = 0;
+  let skipped = 0;
   let next = 0;
+  progress.start(images.length);
+
+  /** The image's bytes, decoded header and every action's encoding; undefined (and listed) when it is unreadable. */
+  const prepare = async (name: string, bytes: Buffer) => {
+    try {
+      const image = await inspectImage(bytes, limits);
+      const encoded = await Promise.all(paperActions.map((a) => encodeJpeg(image, a, limits)));
+      return { image, encoded };
+    } catch (error) {
+      unreadable.push({ image: name, reason: reasonOf(error) });
+      return undefined;
+    }
+  };
 
   const one = async (item: { name: string; split: Split }) => {
-    const bytes = await readFile(join(config.images, item.name));
-    const image = await inspectImage(bytes, limits);
+    const path = join(config.images, item.name);
+    let bytes: Buffer;
+    try {
+      // Regular files only: reading a FIFO named x.jpg would wait forever.
+      if (!(await stat(path)).isFile()) throw new Error('not a regular file');
+      bytes = await readFile(path);
+    } catch (error) {
+      unreadable.push({ image: item.name, reason: reasonOf(error) });
+      return `${item.name}: unreadable`;
+    }
+    const hash = contentHash(bytes);
+    const todo = keys.filter((k) => !isDone.get(k)!(hash, item.name, bytes.length));
+    if (todo.length === 0) {
+      skipped++;
+      return `${item.name}: done before`;
+    }
+    const prepared = await prepare(item.name, bytes);
+    if (!prepared) return `${item.name}: unreadable`;
+    const { image, encoded } = prepared;
     const features = featuresOf(image);
-    const encoded = await Promise.all(paperActions.map((a) => encodeJpeg(image, a, limits)));
-    for (const key of keys) {
-      if (done.get(key)!.has(item.name)) continue;
+    for (const key of todo) {
       const outcomes = await Promise.all(
         paperActions.map((action, i) =>
           callSlot(async () => {
@@ -190,6 +245,7 @@ export async function collect(
         v: COLLECT_SCHEMA_VERSION,
         key,
         image: item.name,
+        hash,
         split: item.split,
         original: {
           bytes: bytes.length,
@@ -206,27 +262,30 @@ export async function collect(
       await appendFile(join(config.out, recordFileName(key)), `${JSON.stringify(record)}\n`);
     }
     finished++;
-    const elapsed = (Date.now() - started) / 1000;
-    const rate = finished / elapsed;
-    const left = todo.length - finished;
-    progress(
-      `collect: ${finished}/${todo.length} images (${skipped} done before), ${calls} calls, ${failedCalls} failed, ` +
-        `${rate.toFixed(2)} img/s, ~${Math.round(left / Math.max(rate, 1e-9))} s left`,
-    );
+    return `${item.name}, ${calls} calls, ${failedCalls} failed`;
   };
 
-  await Promise.all(
+  // A worker that fails (a write error) stops the others before the error goes up: none keeps sending meanwhile.
+  const results = await Promise.allSettled(
     Array.from({ length: imageWidth }, async () => {
-      while (!stop.stopped && next < todo.length) await one(todo[next++]!);
+      try {
+        while (!stop.stopped && next < images.length) progress.tick(await one(images[next++]!));
+      } catch (error) {
+        stop.stopped = true;
+        throw error;
+      }
     }),
   );
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure) throw (failure as PromiseRejectedResult).reason;
   return {
     images: finished,
     skipped,
+    unreadable,
     calls,
     failedCalls,
     seconds: (Date.now() - started) / 1000,
-    interrupted: stop.stopped && next < todo.length,
+    interrupted: stop.stopped && next < images.length,
   };
 }
 
@@ -268,23 +327,25 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write('\ncollect: interrupted, finishing the images in flight (Ctrl-C again to quit now)\n');
   };
   process.on('SIGINT', onInterrupt);
-  const tty = process.stderr.isTTY;
-  let lastPrint = 0;
+  let bar: Progress | undefined;
   try {
-    const summary = await collect(config, client, stop, (line) => {
-      if (tty) process.stderr.write(`\r${line}`);
-      else if (Date.now() - lastPrint > 10_000) {
-        lastPrint = Date.now();
-        process.stderr.write(`${line}\n`);
-      }
+    const summary = await collect(config, client, stop, {
+      start: (total) => {
+        bar = createProgress('collect', total, { unit: 'img' });
+      },
+      tick: (note) => bar?.tick(1, note),
     });
-    if (tty) process.stderr.write('\n');
+    bar?.done();
+    bar = undefined;
     console.log(
       `collect: ${summary.images} images in ${summary.seconds.toFixed(1)} s, ${summary.calls} calls ` +
         `(${summary.failedCalls} without an answer), ${summary.skipped} already collected` +
+        (summary.unreadable.length > 0 ? `, ${summary.unreadable.length} unreadable (skipped)` : '') +
         (summary.interrupted ? '; interrupted, run again to resume' : ''),
     );
+    for (const { image, reason } of summary.unreadable) console.log(`collect: skipped ${image}: ${reason}`);
   } finally {
+    bar?.done('stopped');
     process.off('SIGINT', onInterrupt);
     await client.close();
     await closeEmulator();

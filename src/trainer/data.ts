@@ -2,6 +2,7 @@
  * The trainer's data: full-information records (one line per image and API: the answer at every action) and the fixed
  * train/validation split. Shared by collect, train and evaluate.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,13 @@ export interface ActionOutcome {
 export interface CollectedRecord {
   v: number;
   key: string;
+  /** The file name, for reports; not an identity (two folders may both hold a `dog.jpg`). */
   image: string;
+  /**
+   * sha256 (hex) of the file's bytes: the image's identity (collect resumes by it, readRecords keeps one record per
+   * hash). Absent from records written before it existed: those are keyed by name.
+   */
+  hash?: string;
   split: Split;
   original: { bytes: number; width: number; height: number; format: string; sourceQuality?: number };
   /** Every header fact features are computed from (since features v2): features of a later version need no image. */
@@ -56,12 +63,22 @@ export function listImages(dir: string): { name: string; split: Split }[] {
     .map((name, i) => ({ name, split: splitOf(i) }));
 }
 
+/** The identity of an image's bytes (CollectedRecord.hash). */
+export const contentHash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** What a record is one of: its content hash, or its name for records older than hashes. */
+export const recordIdentity = (record: Pick<CollectedRecord, 'hash' | 'image'>): string =>
+  record.hash ? `sha256:${record.hash}` : `name:${record.image}`;
+
 /** File name of an API's collected data inside the collect folder: `rekognition/DetectLabels` -> `rekognition__DetectLabels.jsonl`. */
 export function recordFileName(key: string): string {
   return `${key.replace(/[^A-Za-z0-9_.-]+/g, '__')}.jsonl`;
 }
 
-/** Read a collect file; a torn last line (interrupted write) is skipped. Later lines for the same image win. */
+/**
+ * Read a collect file; a torn last line (interrupted write) is skipped. Later lines for the same image (same content
+ * hash, or same name for records without one) win.
+ */
 export async function readRecords(path: string): Promise<CollectedRecord[]> {
   if (!existsSync(path)) return [];
   const byImage = new Map<string, CollectedRecord>();
@@ -74,7 +91,8 @@ export async function readRecords(path: string): Promise<CollectedRecord[]> {
       continue;
     }
     if (record.v !== COLLECT_SCHEMA_VERSION || !Array.isArray(record.outcomes)) continue;
-    byImage.set(record.image, record);
+    byImage.set(recordIdentity(record), record);
   }
-  return [...byImage.values()].sort((a, b) => (a.image < b.image ? -1 : a.image > b.image ? 1 : 0));
+  const order = (r: CollectedRecord) => `${r.image}\u0000${r.hash ?? ''}`;
+  return [...byImage.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }

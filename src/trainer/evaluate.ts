@@ -6,11 +6,14 @@
  * estimates (IPS, SNIPS, DR) of the policy on decision logs, with bootstrap confidence intervals.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { commandOptions, int, option } from '../config/options.ts';
+import { DEFAULT_POLICY_MODELS } from '../config/proxy.ts';
+import { servingModel } from '../policy/model-map.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
 import { readOnnxMetadata } from '../policy/onnx-writer.ts';
+import { createProgress } from '../progress.ts';
 import { defaultCollectDir, recordFileName } from './data.ts';
 import {
   buildDataset,
@@ -29,14 +32,23 @@ import { readRecordsWithCurrentFeatures } from './refeature.ts';
 export const ENV_PREFIX = 'ADACOMPRESS_EVALUATE_';
 
 export const evaluateOptions = {
-  model: option(z.string().min(1), 'models/default.onnx', 'Policy model file to evaluate.'),
+  model: option(
+    z.string(),
+    '',
+    'Policy model file to evaluate; "" = the model serving --key in the proxy (ADACOMPRESS_POLICY_MODELS, else the shipped map).',
+    'the model serving --key',
+  ),
   key: option(
     z.string().regex(/^[a-z]+\/.+$/, 'provider/operation'),
     'rekognition/DetectLabels',
     'provider/operation of the data.',
   ),
   data: option(z.string(), defaultCollectDir, 'Folder of collected data.', '.data/collect'),
-  split: option(z.enum(['validation', 'train', 'all']), 'validation', 'Which images to evaluate on.'),
+  split: option(
+    z.enum(['collected', 'validation', 'train', 'all']),
+    'collected',
+    'Which images to evaluate on; collected = every image in the data (the split it was collected with).',
+  ),
   logs: option(z.string(), '', 'Decision log path for off-policy estimates; "" = none.'),
   out: option(z.string(), '', 'Write <out>.json and <out>.html (default: .data/eval/<key>).'),
   seed: option(int(0), 1, 'Bootstrap seed.'),
@@ -60,8 +72,11 @@ export interface Evaluation {
   key: string;
   model: string;
   modelId: string;
+  /** The split scored: validation, train, or all (both). */
   split: string;
   images: number;
+  /** Usable images in the data, per split (what the split chose from). */
+  collected: { train: number; validation: number };
   rows: TableRow[];
   /** Policy bytes over the bytes of the oracle held to the policy's accuracy. */
   bytesVsOracleAtEqualAccuracy: number;
@@ -174,36 +189,75 @@ ${evaluation.offPolicy ? `<pre>${escapeHtml(JSON.stringify(evaluation.offPolicy,
 `;
 }
 
+export type SplitChoice = 'collected' | 'validation' | 'train' | 'all';
+
+/** `collected` names what the data holds: one split when it holds only one, all otherwise. */
+export function resolveSplit(choice: SplitChoice, rows: readonly ImageRow[]): 'validation' | 'train' | 'all' {
+  if (choice !== 'collected') return choice;
+  const splits = new Set(rows.map((r) => r.split));
+  return splits.size === 1 ? [...splits][0]! : 'all';
+}
+
 export async function evaluateModel(
   modelPath: string,
   key: string,
   dataDir: string,
-  split: 'validation' | 'train' | 'all',
+  choice: SplitChoice,
 ): Promise<Evaluation> {
   const bytes = new Uint8Array(await readFile(modelPath));
   const modelId = readOnnxMetadata(bytes).model_id ?? modelPath;
   const dataset = buildDataset(key, await readRecordsWithCurrentFeatures(join(dataDir, recordFileName(key))));
+  const split = resolveSplit(choice, dataset.rows);
   const rows = dataset.rows.filter((r) => split === 'all' || r.split === split);
+  if (dataset.rows.length === 0) throw new Error(`no images collected for ${key} in ${dataDir}`);
   if (rows.length === 0) throw new Error(`no ${split} images collected for ${key} in ${dataDir}`);
-  const choices = await choicesOfModel(bytes, rows);
+  const progress = createProgress('evaluate', rows.length, { unit: 'img' });
+  const choices = await choicesOfModel(bytes, rows, () => progress.tick());
+  progress.done();
   const table = evaluationTable(key, rows, choices, modelId);
   const policyBytes = table[0]!.meanBytes!;
   const heldBytes = table.find((r) => r.name.startsWith('oracle at the policy'))!.meanBytes!;
+  const count = (s: string) => dataset.rows.filter((r) => r.split === s).length;
   return {
     key,
     model: modelPath,
     modelId,
     split,
     images: rows.length,
+    collected: { train: count('train'), validation: count('validation') },
     rows: table,
     bytesVsOracleAtEqualAccuracy: policyBytes / heldBytes,
   };
+}
+
+/** `--model`, or the file the proxy would use for --key: serve's map (its env variable, else the shipped default). */
+export function modelForKey(model: string, key: string, env: Readonly<Record<string, string | undefined>>) {
+  if (model) return { path: model, how: '--model' };
+  const spec = env.ADACOMPRESS_POLICY_MODELS ?? DEFAULT_POLICY_MODELS;
+  const from = env.ADACOMPRESS_POLICY_MODELS === undefined ? "serve's shipped map" : 'ADACOMPRESS_POLICY_MODELS';
+  const serving = servingModel(spec, key, 'ADACOMPRESS_POLICY_MODELS');
+  if (!serving)
+    throw new Error(`no policy model serves ${key} in ${from} (the proxy uses its fixed quality): pass --model`);
+  const via = serving.mapKey === key ? '' : ` (by its entry ${serving.mapKey})`;
+  return { path: serving.path, how: `serves ${key} in ${from}${via}` };
+}
+
+/** What was scored, in words: the count, the split, and what the data held. */
+export function scoredSentence(evaluation: Evaluation): string {
+  const { train, validation } = evaluation.collected;
+  const held = `${train + validation} collected: ${validation} validation, ${train} train`;
+  const caveat =
+    evaluation.split === 'validation' ? '' : "; train images may be the model's own training data (--split validation)";
+  return `${evaluation.images} ${evaluation.split === 'all' ? 'train + validation' : evaluation.split} images of ${held}${caveat}`;
 }
 
 export async function run(argv: string[]): Promise<void> {
   const summary = 'Compare a policy with baselines (and on logs, off-policy).';
   const options = commandOptions('evaluate', summary, evaluateOptions, argv, process.env, ENV_PREFIX);
   if (!options) return;
+  const model = modelForKey(options.model, options.key, process.env);
+  if (model.how !== '--model') console.log(`evaluate: model ${relative(process.cwd(), model.path)}: ${model.how}`);
+  options.model = model.path;
   const evaluation = await evaluateModel(options.model, options.key, options.data, options.split);
   if (options.logs) {
     const samples = await readLoggedSamples(options.logs, options.key);
@@ -211,7 +265,12 @@ export async function run(argv: string[]): Promise<void> {
       exploration: { kind: 'epsilon-greedy', epsilon: 0 },
     });
     const scores = new Map<number[], number[]>();
-    for (const s of samples) scores.set(s.features, Array.from(await policy.scores(Float32Array.from(s.features))));
+    const progress = createProgress('evaluate: logged decisions', samples.length, { unit: 'decisions' });
+    for (const s of samples) {
+      scores.set(s.features, Array.from(await policy.scores(Float32Array.from(s.features))));
+      progress.tick();
+    }
+    progress.done();
     // Judged by the reward the model was trained for (its reward_weights), as the proxy's controller judges it.
     const spec = rewardSpecOf(options.key, policy.rewardWeights);
     await policy.release();
@@ -225,9 +284,7 @@ export async function run(argv: string[]): Promise<void> {
     );
     evaluation.offPolicy = { ...ope, decisions: samples.length };
   }
-  console.log(
-    `evaluate: ${evaluation.modelId} on ${evaluation.images} ${evaluation.split} images of ${evaluation.key}\n`,
-  );
+  console.log(`evaluate: ${evaluation.modelId} on ${evaluation.key}: ${scoredSentence(evaluation)}\n`);
   console.log(formatTable(evaluation.rows));
   console.log(`\npolicy bytes / oracle bytes at equal accuracy: ${evaluation.bytesVsOracleAtEqualAccuracy.toFixed(3)}`);
   if (evaluation.offPolicy) {

@@ -45,7 +45,13 @@ export interface FitOptions extends TrainOptions {
    * more agreement (the reference agrees with itself), so by default those actions are masked out.
    */
   maxQuality: number;
+  /** Called after each network is fitted (progress: train fits folds x repeats x ensemble + ensemble of them). */
+  onFitted?: () => void;
 }
+
+/** How many networks train fits with these options (cross-validation, when it runs, then the ensemble itself). */
+export const networksToFit = (options: FitOptions, crossValidates: boolean): number =>
+  Math.max(1, options.ensemble) * (1 + (crossValidates ? Math.max(1, options.cvRepeats) * options.folds : 0));
 
 export const defaultSizeWeights: number[] = Array.from(
   { length: 41 },
@@ -101,6 +107,7 @@ export function fitNetwork(rows: readonly ImageRow[], options: FitOptions): Mlp 
   const samples = samplesOf(rows, options.inputs);
   net.fitStandardisation(samples.map((s) => s.x));
   net.train(samples, options);
+  options.onFitted?.();
   return net;
 }
 

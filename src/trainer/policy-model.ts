@@ -52,7 +52,11 @@ export async function writeAtomically(path: string, bytes: Uint8Array | string):
 }
 
 /** The greedy action index a model file picks for each row (its argmax score), via onnxruntime. */
-export async function choicesOfModel(bytes: Uint8Array, rows: readonly ImageRow[]): Promise<number[]> {
+export async function choicesOfModel(
+  bytes: Uint8Array,
+  rows: readonly ImageRow[],
+  onRow: () => void = () => {},
+): Promise<number[]> {
   const policy = await OnnxPolicy.fromBytes(bytes, { exploration: { kind: 'epsilon-greedy', epsilon: 0 } });
   try {
     const choices: number[] = [];
@@ -67,6 +71,7 @@ export async function choicesOfModel(bytes: Uint8Array, rows: readonly ImageRow[
       const quality = policy.actions[best]!.quality;
       const index = row.qualities.indexOf(quality);
       choices.push(index >= 0 ? index : row.qualities.indexOf(75));
+      onRow();
     }
     return choices;
   } finally {

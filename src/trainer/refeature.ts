@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspectImage } from '../codec/inspect.ts';
 import { FEATURE_VERSION, type FeatureHeader, featureHeaderOf, featuresFromHeader } from '../policy/features.ts';
-import { type CollectedRecord, defaultFacesDir, defaultImagenetDir, readRecords } from './data.ts';
+import { type CollectedRecord, contentHash, defaultFacesDir, defaultImagenetDir, readRecords } from './data.ts';
 
 export const defaultImageDirs: string[] = [defaultImagenetDir, defaultFacesDir];
 
@@ -40,7 +40,7 @@ export async function withCurrentFeatures(
     }
     let header = record.header;
     if (!headerIsComplete(header)) {
-      header = await headerFromImage(record.image, imageDirs);
+      header = await headerFromImage(record, imageDirs);
       fromImages++;
     }
     recomputed++;
@@ -53,15 +53,19 @@ export async function withCurrentFeatures(
   return { records: out, recomputed, fromImages };
 }
 
-async function headerFromImage(name: string, imageDirs: readonly string[]): Promise<FeatureHeader> {
-  const dir = imageDirs.find((d) => existsSync(join(d, name)));
-  if (!dir) {
-    throw new Error(
-      `features v${FEATURE_VERSION}: record for ${name} has older features and the image is not in ${imageDirs.join(', ')} (pass --images or collect again)`,
-    );
+/** The header of the record's image file, found by name; with a content hash, only a file with those bytes counts. */
+async function headerFromImage(record: CollectedRecord, imageDirs: readonly string[]): Promise<FeatureHeader> {
+  const name = record.image;
+  for (const dir of imageDirs) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    const bytes = await readFile(path);
+    if (record.hash && contentHash(bytes) !== record.hash) continue;
+    return featureHeaderOf(await inspectImage(bytes, { maxInputPixels: 100_000_000 }));
   }
-  const image = await inspectImage(await readFile(join(dir, name)), { maxInputPixels: 100_000_000 });
-  return featureHeaderOf(image);
+  throw new Error(
+    `features v${FEATURE_VERSION}: record for ${name} has older features and the image is not in ${imageDirs.join(', ')} (pass --images or collect again)`,
+  );
 }
 
 /** readRecords + withCurrentFeatures, with one line on stderr when features were recomputed. */

@@ -9,6 +9,7 @@ import { commandOptions } from '../config/options.ts';
 import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
 import { forwardMlp } from '../policy/onnx-writer.ts';
+import { createProgress, type Progress } from '../progress.ts';
 import { splitKey } from './api-client.ts';
 import { recordFileName } from './data.ts';
 import { buildDataset, type Dataset, metricsOf, rewardSpecOf } from './dataset.ts';
@@ -19,6 +20,7 @@ import {
   exportPolicyLayers,
   type FitOptions,
   fitEnsemble,
+  networksToFit,
 } from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
 import { writeModelCard } from './model-card.ts';
@@ -28,7 +30,11 @@ import { defaultImageDirs, readRecordsWithCurrentFeatures } from './refeature.ts
 import { BASIC_FEATURES, ENV_PREFIX, type TrainConfig, type TrainResult, trainOptions } from './train-config.ts';
 
 /** Train from full-information rows of the train split; report (not tune on) the validation split. */
-export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainResult {
+export function trainFromDataset(
+  dataset: Dataset,
+  config: TrainConfig,
+  onProgress?: (networks: number) => Progress,
+): TrainResult {
   const train = dataset.rows.filter((r) => r.split === 'train');
   const validation = dataset.rows.filter((r) => r.split === 'validation');
   if (train.length < 20) throw new Error(`${dataset.key}: only ${train.length} training images collected`);
@@ -50,6 +56,8 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     kind: dataset.kind,
   };
   let sizeWeight = config.sizeWeight;
+  const progress = onProgress?.(networksToFit(options, !(sizeWeight > 0)));
+  if (progress) options.onFitted = () => progress.tick();
   let crossValidation: TrainResult['crossValidation'];
   if (!(sizeWeight > 0)) {
     const cv = crossValidate(train, options);
@@ -62,6 +70,7 @@ export function trainFromDataset(dataset: Dataset, config: TrainConfig): TrainRe
     };
   }
   const net = fitEnsemble(train, options);
+  progress?.done();
   const allowed = allowedActions(train[0]!.qualities, options.maxQuality);
   const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight, allowed);
   const choose = (features: number[]) => {
@@ -125,7 +134,7 @@ export async function run(argv: string[]): Promise<void> {
   if (dataFile && existsSync(dataFile)) {
     const imageDirs = config.images ? config.images.split(',') : defaultImageDirs;
     const dataset = buildDataset(config.key, await readRecordsWithCurrentFeatures(dataFile, imageDirs));
-    result = trainFromDataset(dataset, config);
+    result = trainFromDataset(dataset, config, (networks) => createProgress('train', networks, { unit: 'nets' }));
     console.log(
       `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +
         (result.crossValidation

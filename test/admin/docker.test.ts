@@ -57,6 +57,24 @@ describe('the Dockerfile', () => {
     assert.match(healthcheck?.args ?? '', /\/livez/);
   });
 
+  test("keeps the image's own Node: the build stage drops the project's bundled Node, and only it", () => {
+    const packageJson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      optionalDependencies?: Record<string, string>;
+    };
+    const bundled = Object.keys(packageJson.optionalDependencies ?? {}).filter((name) => /^node-linux-/.test(name));
+    assert.ok(bundled.length >= 2, 'linux x64 and arm64 Node packages are bundled');
+    const joined = dockerfile.replace(/\\\r?\n\s*/g, ' ');
+    const install = joined.split('\n').find((line) => /^RUN .*npm ci/.test(line));
+    assert.ok(install, 'the build stage runs npm ci');
+    // In the same layer as the install, so the ~190 MB binary never lands in any layer of the image.
+    for (const name of bundled) assert.ok(install.includes(`rm -rf`) && install.includes(`node_modules/${name}`), name);
+    assert.match(install, /node_modules\/\.bin\/node(\s|$)/);
+    // --omit=optional would also drop sharp's @img/sharp-linux-* binaries: the image could not decode an image.
+    const instructions = joined.split('\n').filter((line) => !line.trim().startsWith('#'));
+    assert.ok(!instructions.some((line) => /--omit[= ]optional|--no-optional/.test(line)));
+    assert.equal(jsonArgs('ENTRYPOINT')[0], 'node', "the entry point is the image's node on PATH");
+  });
+
   test('copies only files that exist and that .dockerignore does not exclude', () => {
     const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8')
       .split('\n')
