@@ -145,7 +145,11 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     onReference: (provider, result) => metrics.references.inc({ provider, result }),
   });
   const learningLoop = loop;
-  observeLearningLoop(metrics, () => ({ controllers: learningLoop.controllers(), sampler: sampler.counters() }));
+  observeLearningLoop(metrics, () => ({
+    controllers: learningLoop.controllers(),
+    sampler: sampler.counters(),
+    calibration: learningLoop.calibration(),
+  }));
 
   context.loop = learningLoop;
   const proxy = buildServer(context, { maxBodyBytes: config.maxBodyBytes });
@@ -157,7 +161,12 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
       const policy = router.status();
       return {
         ready: !shuttingDown,
-        detail: { shuttingDown, policy, controllers: learningLoop.controllers() },
+        detail: {
+          shuttingDown,
+          policy,
+          controllers: learningLoop.controllers(),
+          calibration: learningLoop.calibration(),
+        },
       };
     },
   });
@@ -174,6 +183,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
   admin.get('/status.json', async () => ({
     policy: router.status(),
     controllers: learningLoop.controllers(),
+    calibration: learningLoop.calibration(),
     references: sampler.counters(),
     decisionLog: decisionLog?.stats(),
     history: [...history.samples(), await history.sample()],

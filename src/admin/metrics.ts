@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CalibrationSnapshot } from '../feedback/calibration.ts';
 import type { ControllerSnapshot } from '../feedback/controller.ts';
 import type { ReferenceSamplerCounters } from '../feedback/reference-sampler.ts';
 
@@ -70,9 +71,49 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** Gauges read at scrape time from the learning loop: controller state per provider/operation and the reference budget. */
 export function observeLearningLoop(
   metrics: Metrics,
-  read: () => { controllers: Record<string, ControllerSnapshot>; sampler: ReferenceSamplerCounters },
+  read: () => {
+    controllers: Record<string, ControllerSnapshot>;
+    sampler: ReferenceSamplerCounters;
+    calibration: Record<string, CalibrationSnapshot>;
+  },
 ): void {
   const registers = [metrics.registry];
+  new Gauge({
+    name: 'adacompress_calibration_floor_pixels',
+    help: 'Calibrated smallest longest side images are sent at, per provider/operation (0 = the stored size).',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().calibration)) this.set({ key }, s.point.floor ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_calibration_level',
+    help: "Calibrated level of the policy's ladder (0 = safest), per provider/operation.",
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().calibration)) this.set({ key }, s.point.level);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_calibration_agreement_lower_bound',
+    help: 'Lower confidence bound of agreement at the calibrated point (its own references; absent until one).',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().calibration)) if (s.estimate) this.set({ key }, s.estimate.low);
+    },
+  });
+  new Gauge({
+    name: 'adacompress_calibration_exploring',
+    help: '1 while calibration probes a cheaper candidate with boosted references, per provider/operation.',
+    labelNames: ['key'] as const,
+    registers,
+    collect() {
+      for (const [key, s] of Object.entries(read().calibration)) this.set({ key }, s.calibrating ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'adacompress_controller_fallback',
     help: '1 while the controller for this provider/operation sends the safe quality because agreement dropped.',

@@ -80,6 +80,8 @@ function draw(s){
   lineChart($('chart-agreement'),keys.map(k=>({name:k,points:hist.filter(h=>h.controllers[k]&&h.controllers[k].windowMean!=null).map(h=>({t:h.t,v:h.controllers[k].windowMean}))})),{min:0,max:1});
   const ct=$('controllers');clear(ct);row(ct,['provider/operation','state','agreement','samples','model','needs retraining']);
   for(const[k,c]of Object.entries(s.controllers||{}))row(ct,[k,c.state,c.windowMean==null?'-':c.windowMean.toFixed(3),c.samples+'/'+c.windowSize,c.modelId,c.needsRetraining?'yes':'no'],[null,c.state]);
+  const cb=$('calibration');clear(cb);row(cb,['provider/operation','resolution floor','level','agreement [bounds]','references','moves','state']);
+  for(const[k,c]of Object.entries(s.calibration||{}))row(cb,[k,c.point.floor==null?'stored size':c.point.floor+' px',String(c.point.level),c.estimate?c.estimate.mean.toFixed(3)+' ['+c.estimate.low.toFixed(3)+', '+c.estimate.high.toFixed(3)+']':'-',String(c.samples),String(c.moves),c.calibrating?'exploring':'settled']);
   const r=last.references;
   $('refs').textContent='sent '+(r.sent||0)+' · reused '+(r.reused||0)+' · failed '+(r.failed||0)+' · refused by budget '+last.referenceRefusals;
   lineChart($('chart-refs'),['sent','reused','failed'].map(k=>({name:k,points:hist.map(h=>({t:h.t,v:h.references[k]||0}))})).concat([{name:'refused by budget',points:hist.map(h=>({t:h.t,v:h.referenceRefusals}))}]),{fmt:v=>v.toFixed(0)});
@@ -104,6 +106,7 @@ const STATUS_PAGE = `<!doctype html>
 <section><h2>Actions (JPEG quality chosen)</h2><svg id="chart-actions" role="img" aria-label="actions histogram"></svg></section>
 <section><h2>Agreement with reference answers</h2><svg id="chart-agreement" role="img" aria-label="agreement over time"></svg></section>
 <section><h2>Controllers</h2><table id="controllers"></table></section>
+<section><h2>Calibration (target agreement per provider/operation)</h2><table id="calibration"></table></section>
 <section><h2>Reference spend</h2><div id="refs"></div><svg id="chart-refs" role="img" aria-label="reference uploads over time"></svg></section>
 <section><h2>Model in use</h2><table id="models"></table><div id="fallback" class="muted"></div></section>
 <section><h2>Forwarded as sent</h2><table id="originals"></table></section>

@@ -20,6 +20,7 @@ const stateSchema = z.object({
   sums: z.array(z.number().nonnegative()),
   samples: z.number().int().nonnegative(),
   moves: z.number().int().nonnegative(),
+  exploring: z.boolean(),
 });
 const fileSchema = z.object({
   v: z.literal(CALIBRATION_FILE_VERSION),

@@ -66,6 +66,11 @@ export interface CalibrationState {
   sums: number[];
   samples: number;
   moves: number;
+  /**
+   * True from the start and after every move until both candidates are decided: references are boosted then. Once
+   * settled, a candidate whose evidence faded is re-checked at the base rate, not at the calibrating one.
+   */
+  exploring: boolean;
 }
 
 export interface CalibrationSnapshot {
@@ -127,12 +132,19 @@ export class Calibrator {
     return this.#calibrating() ? { probability: Math.max(base, this.config.calibratingReferenceProbability) } : {};
   }
 
+  /** Exploring (from the start or a move) with some candidate still undecided. */
+  #calibrating(): boolean {
+    const state = this.#state;
+    if (state.exploring && !this.#candidates().some((c) => c.verdict === 'undecided')) state.exploring = false;
+    return state.exploring;
+  }
+
   /** Where one request goes: the current point, or, for some referenced requests, an undecided candidate. */
   route(referenced: boolean): RouteChoice {
     const current = this.#state.current;
     if (referenced) {
       const undecided = this.#candidates().filter((c) => c.verdict === 'undecided');
-      const share = undecided.length > 0 ? this.config.probeShare : this.config.settledProbeShare;
+      const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
       const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
       if (pool.length > 0 && this.#rng() < share) {
         // One candidate at a time, the one nearest a verdict: split evenly, both would take twice as long.
@@ -204,6 +216,7 @@ export class Calibrator {
       sums: new Array(size).fill(0),
       samples: 0,
       moves: 0,
+      exploring: true,
     };
   }
 
@@ -290,10 +303,6 @@ export class Calibrator {
     return out;
   }
 
-  #calibrating(): boolean {
-    return this.#candidates().some((c) => c.verdict === 'undecided');
-  }
-
   /** Take a proven candidate (galloping on), or shorten the step of a dimension whose candidate failed. */
   #advance(): void {
     const state = this.#state;
@@ -339,6 +348,7 @@ export class Calibrator {
     if (from.side === to.side && from.level === to.level) return;
     this.#state.current = { ...to };
     this.#state.moves += 1;
+    this.#state.exploring = true;
     this.#onEvent({ type: 'moved', from, to, reason });
   }
 }

@@ -79,7 +79,7 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
         return valueInfo(head.name, head.layer.rows);
       })
     : [valueInfo(spec.outputName, spec.layers.at(-1)!.rows)];
-  const inputs = spec.layers[0]!.cols;
+  const inputs = spec.layers[0]?.cols ?? spec.heads![0]!.layer.cols;
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: spec.producerName ?? 'adacompress-proxy',
@@ -138,7 +138,7 @@ export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
 }
 
 function validate(spec: MlpSpec): void {
-  if (spec.layers.length === 0) throw new Error('onnx-writer: at least one layer');
+  if (spec.layers.length === 0 && !spec.heads?.length) throw new Error('onnx-writer: at least one layer or head');
   spec.layers.forEach((layer, i) => {
     if (layer.weights.length !== layer.rows * layer.cols) throw new Error(`onnx-writer: layer ${i} weights size`);
     if (layer.bias.length !== layer.rows) throw new Error(`onnx-writer: layer ${i} bias size`);
@@ -146,7 +146,7 @@ function validate(spec: MlpSpec): void {
     if (previous && previous.rows !== layer.cols)
       throw new Error(`onnx-writer: layer ${i} takes ${layer.cols}, gets ${previous.rows}`);
   });
-  const trunkOut = spec.layers.at(-1)!.rows;
+  const trunkOut = spec.layers.at(-1)?.rows ?? spec.heads![0]!.layer.cols;
   for (const head of spec.heads ?? []) {
     if (head.layer.cols !== trunkOut)
       throw new Error(`onnx-writer: head ${head.name} takes ${head.layer.cols}, gets ${trunkOut}`);

@@ -4,6 +4,7 @@ import type { Exchange, SlotWork } from './exchange.ts';
  * The `x-adacompress` response header: what the proxy did, for the client and for anyone debugging.
  *   q=25;saved=68%                        re-encoded (several images: q=25,35); bytes saved over the request's images
  *   q=35;saved=97%;side=768               ... and resized: the longest side sent, per image (`full` = not resized)
+ *   q=75;saved=40%;side=4096;fit=dimensions  ... to fit the API's limits (dimensions or bytes): refused as sent
  *   original;reason=not-smaller           the client's bytes went, and why
  *   passthrough;reason=no-image-operation not an image operation: streamed through untouched
  *   error;reason=upstream_timeout         the proxy's own error, in the API's error shape
@@ -27,8 +28,12 @@ export function describeSlots(slots: readonly SlotWork[]): string {
     0,
   );
   const saved = before > 0 ? Math.round((100 * (before - after)) / before) : 0;
-  const qualities = `q=${encoded.map((o) => o.decision.action.quality).join(',')};saved=${saved}%`;
+  let described = `q=${encoded.map((o) => o.decision.action.quality).join(',')};saved=${saved}%`;
   // Resolution only when some image was resized: its longest side as sent, `full` for the others.
-  if (!encoded.some((o) => o.decision.action.maxSide !== undefined)) return qualities;
-  return `${qualities};side=${encoded.map((o) => o.decision.action.maxSide ?? 'full').join(',')}`;
+  if (encoded.some((o) => o.decision.action.maxSide !== undefined)) {
+    described += `;side=${encoded.map((o) => o.decision.action.maxSide ?? 'full').join(',')}`;
+  }
+  // An image the API would have refused as sent, made to fit its limits.
+  const fits = [...new Set(encoded.flatMap((o) => (o.fitted ? [o.fitted] : [])))];
+  return fits.length > 0 ? `${described};fit=${fits.join(',')}` : described;
 }

@@ -97,6 +97,8 @@ export type SlotOutcome =
       width: number;
       height: number;
       decision: Decision;
+      /** Set when the image had to change to fit the API's limits (it would have been refused as sent). */
+      fitted?: 'dimensions' | 'bytes';
     }
   | { kind: 'original'; reason: string; original?: InspectedImage; decision?: Decision };
 

@@ -4,6 +4,7 @@ import type { WorkLimiter } from '../limiter.ts';
 import type { Decision, Policy } from '../policy/types.ts';
 import type { ProviderName } from '../providers/types.ts';
 import type { SlotOutcome, SlotWork } from './exchange.ts';
+import { fitBytes, overLimits } from './fit-limits.ts';
 import type { Step } from './steps.ts';
 
 /** Every image of the request at once, each under the work limiter; the policy is the slot's plan's, or the default. */
@@ -30,8 +31,9 @@ export interface ImageWork {
 }
 
 /**
- * One image's way: inspect -> respect the API's limits -> decide -> re-encode (never larger). Any failure keeps the
- * original: the client's call never fails because of the proxy's own machinery.
+ * One image's way: inspect -> respect the API's limits -> decide -> re-encode (never larger) -> fit the API's byte
+ * limit. Any failure keeps the original: the client's call never fails because of the proxy's own machinery. An image
+ * the API would refuse as too large is made to fit (fit-limits.ts), so the call succeeds.
  */
 export async function shrinkImage(
   slot: SlotWork,
@@ -52,10 +54,10 @@ export async function shrinkImage(
     } catch (error) {
       return keep(error instanceof CodecError ? error.code.toLowerCase() : 'inspect-failed');
     }
-    // An image the API refuses for its size stays as sent: the API's own error is the right answer, and shrinking
-    // below the minimum would turn it into a different error.
+    // An image the API refuses as too small stays as sent: the API's own error is the right answer, and no
+    // resizing can fix it without inventing pixels.
     if (Math.min(original.width, original.height) < limits.minSide) return keep('below-minimum', { original });
-    if (Math.max(original.width, original.height) > limits.maxSide) return keep('above-maximum', { original });
+    const over = overLimits(original, limits);
     let decision: Decision;
     try {
       const point = slot.plan?.point;
@@ -66,18 +68,25 @@ export async function shrinkImage(
         ...(point ? { point } : {}),
       });
     } catch {
-      return keep('policy-failed', { original });
+      // The client's image would fail upstream as it is: make it fit even without the policy's say.
+      if (!over) return keep('policy-failed', { original });
+      decision = { action: { quality: 75 }, actionIndex: -1, propensity: 1, modelId: 'fit-limits' };
     }
     try {
       const encoded = await recompress(original, decision.action, work.codecLimits);
       if (encoded.kind === 'original') return keep(encoded.reason, { original, decision });
+      const fitted = await fitBytes(original, decision.action, encoded, limits, work.codecLimits);
+      if (!fitted) return keep('cannot-fit', { original, decision });
+      const bytesRefit = fitted.encoded !== encoded;
+      const sentDecision = bytesRefit ? { ...decision, action: fitted.action } : decision;
       return {
         kind: 'encoded',
         original,
-        bytes: encoded.bytes,
-        width: encoded.width,
-        height: encoded.height,
-        decision,
+        bytes: fitted.encoded.bytes,
+        width: fitted.encoded.width,
+        height: fitted.encoded.height,
+        decision: sentDecision,
+        ...(over || bytesRefit ? { fitted: bytesRefit ? ('bytes' as const) : over } : {}),
       };
     } catch (error) {
       return keep(error instanceof CodecError ? error.code.toLowerCase() : 'encode-failed', { original, decision });

@@ -106,6 +106,9 @@ describe('the status page on the admin port', () => {
       [...times].sort((a, b) => a - b),
       'oldest first',
     );
+    const calibration = (status as unknown as { calibration: Record<string, { point: { level: number } }> })
+      .calibration;
+    assert.ok(calibration['rekognition/DetectLabels'], 'the calibrated state is in /status.json');
     const firstIn = status.history[0]!.bytesIn;
     assert.ok(firstIn < last.bytesIn, 'the history grows with the traffic');
   });
@@ -142,6 +145,11 @@ describe('the status page on the admin port', () => {
       assert.match(saved, /^[\d.]+ (B|KB|MB)$/);
       assert.notEqual(saved, '0 B');
       assert.match((await page.locator('#controllers').textContent()) ?? '', /rekognition\/DetectLabelspolicy/);
+      assert.match(
+        (await page.locator('#calibration').textContent()) ?? '',
+        /rekognition\/DetectLabels(stored size|\d+ px)\d/,
+        'the calibrated operating point is shown',
+      );
       assert.match((await page.locator('#refs').textContent()) ?? '', /sent \d+/);
 
       assert.ok((await page.locator('#chart-saved path[data-series]').count()) === 1, 'bytes-saved line drawn');

@@ -124,3 +124,18 @@ test('real photos at q35: smaller, same dimensions', {
     }
   }
 });
+
+test('resizes to the longest side asked for, aspect kept, orientation tag kept on the scaled stored grid', async () => {
+  const image = await inspectImage(await twoColourJpeg(640, 320, 6), limits);
+  const result = await encodeJpeg(image, { quality: 60, maxSide: 160 }, limits);
+  assert.deepEqual([result.width, result.height], [160, 80]);
+  const meta = await sharp(result.bytes).metadata();
+  assert.equal(meta.orientation, 6);
+  assert.deepEqual([meta.width, meta.height], [160, 80], 'the stored grid, scaled, not rotated');
+  const [r1, , b1] = await pixelAt(result.bytes, 20, 40);
+  const [r2, , b2] = await pixelAt(result.bytes, 140, 40);
+  assert.ok(r1! > 200 && b1! < 60, 'left is still red');
+  assert.ok(b2! > 200 && r2! < 60, 'right is still blue');
+  const same = await encodeJpeg(image, { quality: 60, maxSide: 4000 }, limits);
+  assert.deepEqual([same.width, same.height], [640, 320], 'never enlarged');
+});

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { inspectImage } from '../../src/codec/inspect.ts';
-import { paperActions } from '../../src/policy/actions.ts';
+import { AGREEMENT_LADDER, paperActions } from '../../src/policy/actions.ts';
 import { PolicyError } from '../../src/policy/errors.ts';
-import { featureNames, featuresOf } from '../../src/policy/features.ts';
+import { FEATURE_VERSION, featureNames, featuresOf } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
+import { policyMetadataProps } from '../../src/policy/model-metadata.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { encodeMlpOnnx, forwardMlp } from '../../src/policy/onnx-writer.ts';
 import { PLACEHOLDER_MODEL_ID, placeholderSpec } from '../../src/policy/placeholder.ts';
@@ -104,3 +105,61 @@ test('fixed policy: configured quality, propensity 1, stable id', async () => {
   });
   assert.throws(() => new FixedQualityPolicy(0), RangeError);
 });
+
+test('a model with agreement and size heads sends the cheapest action whose agreement clears the level', async () => {
+  const actions = [{ quality: 75 }, { quality: 35 }, { quality: 75, maxSide: 512 }, { quality: 35, maxSide: 512 }];
+  const n = featureNames.length;
+  const head = (values: number[]) => ({
+    weights: new Float32Array(values.length * n),
+    bias: Float32Array.from(values),
+  });
+  const layer = (values: number[]) => ({ ...head(values), rows: values.length, cols: n });
+  const agreement = [1, 0.985, 0.975, 0.9];
+  const size = [1, 0.5, 0.2, 0.1];
+  const bytes = encodeMlpOnnx({
+    layers: [],
+    activations: [],
+    inputName: 'features',
+    outputName: 'scores',
+    heads: [
+      { name: 'scores', layer: layer(agreement.map((a, i) => a - size[i]!)) },
+      { name: 'agreement', layer: layer(agreement) },
+      { name: 'size', layer: layer(size) },
+    ],
+    metadata: policyMetadataProps({
+      ...headlessMetadata(actions),
+      agreement_output: 'agreement',
+      size_output: 'size',
+      operating_point: { threshold: 0.98 },
+    }),
+  });
+  const policy = await OnnxPolicy.fromBytes(bytes, greedy);
+  const photo = await inspectImage(await syntheticJpeg(1600, 1200, 92), { maxInputPixels: 1e7 });
+  const limits = { minSide: 80, maxSide: 10_000, maxBytes: 5e6 };
+  const at = async (threshold: number, floor: number | null = 256) => {
+    const level = AGREEMENT_LADDER.indexOf(threshold);
+    return (await policy.decide(photo, { ...context, limits, point: { floor, level } })).action;
+  };
+  assert.deepEqual(await at(0.99), { quality: 75 }, 'only the stored size at q75 agrees 0.99');
+  assert.deepEqual(await at(0.98), { quality: 35 });
+  assert.deepEqual(await at(0.97), { quality: 75, maxSide: 512 });
+  assert.deepEqual(await at(0.85), { quality: 35, maxSide: 512 });
+  assert.deepEqual(await at(0.85, 1024), { quality: 35 }, 'the floor keeps 512 px out');
+  assert.equal(policy.trainedLevel, AGREEMENT_LADDER.indexOf(0.98));
+  await policy.release();
+});
+
+function headlessMetadata(actions: { quality: number; maxSide?: number }[]) {
+  return {
+    model_id: 'heads',
+    actions,
+    input: 'features',
+    output: 'scores',
+    feature_version: FEATURE_VERSION,
+    feature_names: [...featureNames],
+    provider: '*',
+    operation: '*',
+    reward_weights: { accuracy: 1, size: 1 },
+    data_summary: 'test',
+  };
+}

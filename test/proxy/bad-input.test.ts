@@ -95,11 +95,6 @@ describe('bad input', () => {
       /reason=format/,
     ],
     ['image below the API minimum side', () => syntheticJpeg({ width: 60, height: 60 }), /reason=below-minimum/],
-    [
-      'image above the API maximum side',
-      () => syntheticJpeg({ width: 10_001, height: 90, quality: 50 }),
-      /reason=above-maximum/,
-    ],
     ['JPEG already at a low quality', () => syntheticJpeg({ quality: 10 }), /reason=not-smaller/],
   ];
   for (const [name, make, reason] of originalCases) {
@@ -112,6 +107,15 @@ describe('bad input', () => {
       assert.ok(result.bodyIdentical, 'upstream got the exact original body');
     });
   }
+
+  test('image above the API maximum side: fitted to it, so the call succeeds instead of failing upstream', async () => {
+    const image = await syntheticJpeg({ width: 10_001, height: 90, quality: 50 });
+    const result = await sendRekognitionImage(image);
+    assert.equal(result.status, 200);
+    assert.match(result.header, /;side=10000;fit=dimensions$/);
+    const sent = await sharp(result.forwarded).metadata();
+    assert.equal(Math.max(sent.width ?? 0, sent.height ?? 0), 10_000);
+  });
 
   test('pixel bomb over the configured pixel limit is never decoded and goes as sent', async () => {
     const bomb = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: 'white' } })

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import type { Policy } from '../../src/policy/types.ts';
+import { rekognition } from '../../src/providers/rekognition/index.ts';
 import { authenticate } from '../../src/request/authenticate.ts';
 import { buffer } from '../../src/request/buffer.ts';
+import { describeSlots } from '../../src/request/describe.ts';
 import type { Exchange } from '../../src/request/exchange.ts';
 import { extract } from '../../src/request/extract.ts';
 import { plan } from '../../src/request/plan.ts';
@@ -13,6 +15,7 @@ import { shrink } from '../../src/request/shrink.ts';
 import { runPath } from '../../src/request/steps.ts';
 import { syntheticJpeg } from '../helpers/images.ts';
 import { exchangeOf, testContext } from '../helpers/path-context.ts';
+import { testProvider } from '../helpers/providers.ts';
 
 const LABELS = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' };
 
@@ -114,4 +117,31 @@ test('rebuild: a body that would not be smaller on the wire sends the original, 
   assert.equal(exchange.outgoing, undefined);
   assert.equal(exchange.slots[0]!.outcome?.kind === 'original' && exchange.slots[0]!.outcome.reason, 'not-smaller');
   assert.equal(exchange.originalReason, 'not-smaller');
+});
+
+test('shrink: an image over the API maximum side is fitted to it, and the header says so', async () => {
+  const { context } = testContext();
+  const wide = await syntheticJpeg({ width: 10_400, height: 300, quality: 90 });
+  const exchange = await rekognitionExchange(image(wide), context);
+  await runPath([extract, shrink], exchange, context);
+  const outcome = exchange.slots[0]!.outcome;
+  assert.equal(outcome?.kind, 'encoded');
+  if (outcome?.kind !== 'encoded') return;
+  assert.equal(Math.max(outcome.width, outcome.height), 10_000, 'Rekognition refuses sides over 10000 px');
+  assert.equal(outcome.fitted, 'dimensions');
+  assert.match(describeSlots(exchange.slots), /;side=10000;fit=dimensions$/);
+});
+
+test('shrink: an image over the byte limit steps down until it fits, never under the minimum side', async () => {
+  const provider = testProvider(rekognition, { imageLimits: 'rekognition:maxBytes=6000' });
+  const { context } = testContext({ providers: [provider] });
+  const noisy = await syntheticJpeg({ width: 900, height: 700, quality: 95 });
+  const exchange = await rekognitionExchange(image(noisy), context);
+  await runPath([extract, shrink], exchange, context);
+  const outcome = exchange.slots[0]!.outcome;
+  assert.equal(outcome?.kind, 'encoded');
+  if (outcome?.kind !== 'encoded') return;
+  assert.ok(outcome.bytes.length <= 6000, `${outcome.bytes.length} bytes`);
+  assert.ok(Math.min(outcome.width, outcome.height) >= 80, 'never under the API minimum');
+  assert.equal(outcome.fitted, 'bytes');
 });

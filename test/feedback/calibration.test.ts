@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type CalibrationGrid, Calibrator, type GridPoint, wilson } from '../../src/feedback/calibration.ts';
+import { seededRng } from '../../src/policy/rng.ts';
+
+const SIDES = [null, 2048, 1536, 1024, 768, 512, 384, 256];
+const grid = (levels: number, start: GridPoint = { side: 0, level: 0 }): CalibrationGrid => ({
+  sides: SIDES,
+  levels,
+  start,
+});
+
+/**
+ * A backend whose safe region is known: every point at least as safe as `safe` agrees 0.99 of the time, and each step
+ * beyond it in either dimension loses 0.06 (monotone, as resolution and quality are).
+ */
+const backend = (safe: GridPoint) => (p: GridPoint) =>
+  Math.max(0.2, 0.99 - 0.06 * Math.max(0, p.side - safe.side) - 0.06 * Math.max(0, p.level - safe.level));
+
+/** Stream requests, referencing them as the calibrator asks (base rate 3%); returns what happened. */
+function stream(calibrator: Calibrator, truth: (p: GridPoint) => number, requests: number, seed: number) {
+  const rng = seededRng(seed);
+  let references = 0;
+  let agreement = 0;
+  for (let i = 0; i < requests; i++) {
+    const probability = calibrator.referenceRequest(0.03).probability ?? 0.03;
+    const referenced = rng() < probability;
+    const route = calibrator.route(referenced);
+    const p = truth(route.grid);
+    agreement += p;
+    if (referenced) {
+      references++;
+      calibrator.record(route.grid, rng() < p ? 1 : 0);
+    }
+  }
+  return { references, agreement: agreement / requests };
+}
+
+describe('online calibration', () => {
+  test('Wilson bounds: all agreeing over more samples narrows towards 1; a mean of 0.5 stays wide', () => {
+    assert.ok(wilson(1, 10, 1.28).low < wilson(1, 100, 1.28).low);
+    assert.ok(wilson(1, 100, 1.28).low > 0.98);
+    const half = wilson(0.5, 10, 1.28);
+    assert.ok(half.low < 0.35 && half.high > 0.65);
+  });
+
+  for (const safe of [
+    { side: 5, level: 4 },
+    { side: 1, level: 6 },
+    { side: 6, level: 1 },
+  ]) {
+    test(`converges to a known safe point (${safe.side}, ${safe.level}) and holds the target on the way`, () => {
+      const truth = backend(safe);
+      for (const seed of [1, 2, 3]) {
+        const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(100 + seed) });
+        const run = stream(calibrator, truth, 12_000, seed);
+        const at = calibrator.snapshot().current;
+        assert.ok(truth(at) >= 0.97, `seed ${seed}: settled at (${at.side}, ${at.level}) agreeing ${truth(at)}`);
+        assert.ok(
+          at.side + at.level >= safe.side + safe.level - 1,
+          `seed ${seed}: (${at.side}, ${at.level}) is within a step of (${safe.side}, ${safe.level})`,
+        );
+        assert.ok(run.agreement >= 0.95, `seed ${seed}: agreement while calibrating ${run.agreement.toFixed(3)}`);
+        // Settled, references come back down to the base rate, give or take the occasional re-probe.
+        const steady = stream(calibrator, truth, 10_000, seed + 50);
+        assert.ok(steady.references / 10_000 <= 0.05, `seed ${seed}: steady references ${steady.references / 100}%`);
+        assert.ok(steady.agreement >= 0.97, `seed ${seed}: steady agreement ${steady.agreement.toFixed(3)}`);
+      }
+    });
+  }
+
+  test('a backend that gets worse pushes the point back to safety', () => {
+    const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(7) });
+    stream(calibrator, backend({ side: 6, level: 6 }), 12_000, 7);
+    const before = calibrator.snapshot().current;
+    assert.ok(before.side + before.level >= 10, 'it had found the cheap region');
+    const worse = backend({ side: 2, level: 2 });
+    stream(calibrator, worse, 12_000, 8);
+    const after = calibrator.snapshot().current;
+    assert.ok(worse(after) >= 0.97, `back at (${after.side}, ${after.level}) agreeing ${worse(after)}`);
+    assert.ok(calibrator.snapshot().moves > 0);
+  });
+
+  test('onDrift backs off one side step and two levels, and forgets what it knew about cheaper points', () => {
+    const calibrator = new Calibrator({}, grid(9, { side: 3, level: 4 }));
+    calibrator.record({ side: 3, level: 4 }, 1);
+    calibrator.onDrift();
+    assert.deepEqual(calibrator.snapshot().current, { side: 2, level: 2 });
+    assert.equal(calibrator.snapshot().estimate, null);
+  });
+
+  test('its state round-trips (a restart starts where it was), and a state of another grid is refused', () => {
+    const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(3) });
+    stream(calibrator, backend({ side: 4, level: 4 }), 6000, 3);
+    const restored = new Calibrator({ target: 0.97 }, grid(9), { state: calibrator.state() });
+    assert.deepEqual(restored.snapshot(), calibrator.snapshot());
+    const otherGrid = new Calibrator({}, grid(3), { state: calibrator.state() });
+    assert.deepEqual(otherGrid.snapshot().current, { side: 0, level: 0 }, 'fresh, cautious');
+  });
+
+  test('routes to the current point without a reference, probes a cheaper candidate with one', () => {
+    const calibrator = new Calibrator({ probeShare: 1 }, grid(9), { rng: seededRng(1) });
+    assert.equal(calibrator.route(false).probe, false);
+    const probe = calibrator.route(true);
+    assert.equal(probe.probe, true);
+    assert.ok(probe.grid.side > 0 || probe.grid.level > 0, 'a cheaper point');
+    assert.deepEqual(calibrator.pointOf({ side: 4, level: 2 }), { floor: 768, level: 2 });
+  });
+});

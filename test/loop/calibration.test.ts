@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { request } from 'undici';
+import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
+import { syntheticJpeg } from '../helpers/images.ts';
+import { startTestRuntime } from '../helpers/runtime.ts';
+
+/**
+ * Calibration through the real proxy against a backend whose safe operating point is known: it reads the right label
+ * while the image it gets is at least 384 px on its longer side, and the wrong one below. Starting from the stored size,
+ * the proxy must find 384 px from its reference uploads alone, keep it across a restart, and send the client's other
+ * requests at it.
+ */
+describe('online calibration on a backend with a known safe resolution', () => {
+  let upstream: FakeUpstream;
+  let dir: string;
+  const photos: Buffer[] = [];
+
+  const answer = async (r: RecordedRequest) => {
+    const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+    const { width = 0, height = 0 } = await sharp(image).metadata();
+    const name = Math.max(width, height) >= 384 ? 'Dog' : 'Cat';
+    return { body: JSON.stringify({ Labels: [{ Name: name, Confidence: 90 }] }) };
+  };
+
+  before(async () => {
+    upstream = await startFakeUpstream(answer);
+    dir = await mkdtemp(path.join(tmpdir(), 'adacompress-calibration-'));
+    for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 800 + 16 * i, height: 600, quality: 95 }));
+  });
+  after(async () => {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const settings = () => ({
+    policyModels: '',
+    quality: 50,
+    referenceProbability: 0.05,
+    referenceBudgetPerMinute: 100_000,
+    calibrationReferenceProbability: 0.6,
+    decisionLog: path.join(dir, 'decisions.jsonl'),
+  });
+
+  async function send(url: string, i: number): Promise<string> {
+    const res = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' },
+      body: JSON.stringify({ Image: { Bytes: photos[i % photos.length]!.toString('base64') } }),
+    });
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+    return String(res.headers['x-adacompress']);
+  }
+
+  test('finds the smallest safe resolution from references, then sends everyone there', async () => {
+    const runtime = await startTestRuntime(upstream.url, settings());
+    const key = 'rekognition/DetectLabels';
+    for (let i = 0; i < 600 && runtime.runtime.loop.calibration()[key]?.point.floor !== 384; i++) {
+      await send(runtime.url, i);
+      if (i % 10 === 9) await runtime.runtime.loop.drain(5000);
+    }
+    const snapshot = runtime.runtime.loop.calibration()[key]!;
+    assert.equal(snapshot.point.floor, 384, `settled at ${JSON.stringify(snapshot.current)}`);
+    const headers = await Promise.all(Array.from({ length: 8 }, (_, i) => send(runtime.url, i)));
+    assert.ok(
+      headers.some((h) => /;side=384$/.test(h)),
+      `requests go at 384 px: ${headers.join(' | ')}`,
+    );
+    const controller = runtime.runtime.loop.controllers()[key]!;
+    assert.equal(controller.state, 'policy', 'the probes that read "Cat" never sent the controller to fallback');
+    await runtime.runtime.shutdown();
+
+    // A restart keeps what was learnt: no second calibration from the stored size.
+    const again = await startTestRuntime(upstream.url, settings());
+    await send(again.url, 0);
+    assert.equal(again.runtime.loop.calibration()[key]?.point.floor, 384);
+    const metrics = await (await request(`${again.adminUrl}/metrics`)).body.text();
+    assert.match(metrics, /adacompress_calibration_floor_pixels\{key="rekognition\/DetectLabels"\} 384/);
+    const ready = (await (await request(`${again.adminUrl}/readyz`)).body.json()) as {
+      calibration: Record<string, { point: { floor: number } }>;
+    };
+    assert.equal(ready.calibration[key]?.point.floor, 384);
+    await again.runtime.shutdown();
+  });
+});
