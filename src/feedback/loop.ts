@@ -70,7 +70,7 @@ export class LearningLoop implements LearningHooks {
     );
     const granted = exchange.reference.granted;
     exchange.slots.forEach((slot, i) => {
-      const { controller, calibrator, context } = tracked[i]!;
+      const { controller, calibrator } = tracked[i]!;
       const route = controller.route(granted);
       if (route.mode === 'safe') {
         slot.plan = { route, policy: safePolicy(route.safeQuality ?? 75) };
