@@ -1,4 +1,5 @@
-import { jsonValueTokens, type PathSegment, spliceTokens, type ValueToken } from './json-tokens.ts';
+import { isUtf8 } from 'node:buffer';
+import { type PathSegment, spliceTokens, visitJsonValues } from './json-tokens.ts';
 import { type AxisScale, isIdentity, scaleAlong, scaleOf } from './pixels.ts';
 import type { AnsweredSlot } from './types.ts';
 
@@ -45,33 +46,35 @@ export function mapPixelFields(
   fields: readonly PixelField[],
 ): Buffer | undefined {
   if (fields.length === 0 || slots.every((slot) => isIdentity(scaleOf(slot)))) return undefined;
+  // Replacement characters from a bad byte would change bytes the rewrite promises to keep.
+  if (!isUtf8(body)) throw new AnswerMappingError('answer is not valid UTF-8');
   const text = body.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(body)) throw new AnswerMappingError('answer is not valid UTF-8');
   // A byte order mark is not JSON but some servers send one: it is kept, and the JSON after it read.
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
-  let tokens: ValueToken[];
-  try {
-    tokens = jsonValueTokens(text.slice(bom));
-  } catch {
-    throw new AnswerMappingError('answer is not JSON');
-  }
+  const json = text.slice(bom);
   const compiled = fields.map((field) => ({ field, pattern: compile(field.at) }));
-  const replacements: { token: ValueToken; raw: string }[] = [];
-  for (const token of tokens) {
-    const key = token.path.at(-1);
-    if (typeof key !== 'string') continue;
-    const container = token.path.slice(0, -1);
+  const replacements: { start: number; end: number; raw: string }[] = [];
+  const visit = (path: readonly PathSegment[], start: number, end: number) => {
+    const key = path[path.length - 1];
+    if (typeof key !== 'string') return;
     for (const { field, pattern } of compiled) {
       const axis = AXES[field.shape][key];
-      if (axis === undefined || !matches(pattern, 0, container, 0)) continue;
-      const slot = field.image ? field.image(token.path, slots) : slots[0];
+      // The object holding the number is at the path without its last key.
+      if (axis === undefined || !matches(pattern, 0, path, 0, path.length - 1)) continue;
+      const slot = field.image ? field.image(path, slots) : slots[0];
       const scale = slot ? scaleOf(slot) : undefined;
-      const raw = scale && !isIdentity(scale) ? scaledToken(token.raw, axis, scale) : undefined;
-      if (raw !== undefined && raw !== token.raw) {
-        replacements.push({ token: { ...token, start: token.start + bom, end: token.end + bom }, raw });
+      const raw = json.slice(start, end);
+      const scaled = scale && !isIdentity(scale) ? scaledToken(raw, axis, scale) : undefined;
+      if (scaled !== undefined && scaled !== raw) {
+        replacements.push({ start: start + bom, end: end + bom, raw: scaled });
       }
-      break;
+      return;
     }
+  };
+  try {
+    visitJsonValues(json, visit);
+  } catch {
+    throw new AnswerMappingError('answer is not JSON');
   }
   if (replacements.length === 0) return undefined;
   return Buffer.from(spliceTokens(text, replacements), 'utf8');
@@ -117,14 +120,21 @@ function compile(at: string): Segment[] {
   });
 }
 
-function matches(pattern: readonly Segment[], p: number, path: readonly PathSegment[], i: number): boolean {
-  if (p === pattern.length) return i === path.length;
+/** Does `pattern[p..]` match `path[i..end)`? */
+function matches(
+  pattern: readonly Segment[],
+  p: number,
+  path: readonly PathSegment[],
+  i: number,
+  end: number,
+): boolean {
+  if (p === pattern.length) return i === end;
   const segment = pattern[p]!;
   if (segment.kind === 'anyDepth') {
-    for (let j = i; j <= path.length; j++) if (matches(pattern, p + 1, path, j)) return true;
+    for (let j = i; j <= end; j++) if (matches(pattern, p + 1, path, j, end)) return true;
     return false;
   }
-  if (i === path.length) return false;
+  if (i === end) return false;
   const at = path[i]!;
   const ok =
     segment.kind === 'index'
@@ -132,5 +142,5 @@ function matches(pattern: readonly Segment[], p: number, path: readonly PathSegm
       : segment.kind === 'anyKey'
         ? typeof at === 'string'
         : at === segment.key;
-  return ok && matches(pattern, p + 1, path, i + 1);
+  return ok && matches(pattern, p + 1, path, i + 1, end);
 }

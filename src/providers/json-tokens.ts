@@ -7,62 +7,99 @@
 /** An object key or an array index. */
 export type PathSegment = string | number;
 
-export interface ValueToken {
-  /** Keys and indices from the root to the value. */
-  path: PathSegment[];
-  /** The token's span in the text, [start, end). */
-  start: number;
-  end: number;
-  /** The token as written: a number, a string with its quotes, true, false or null. */
-  raw: string;
-}
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** Characters that end a number or a literal (true, false, null): structure and white space. */
+const ENDS_VALUE = new Uint8Array(128);
+for (const c of ',]}: \t\n\r') ENDS_VALUE[c.charCodeAt(0)] = 1;
 
-// One JSON token after optional white space (the text is validated by JSON.parse first, so this only has to split it).
-const TOKEN =
-  /[ \t\n\r]*(?:([{}[\]:,])|("[^"\\]*(?:\\.[^"\\]*)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null))/y;
+// What the scanner is in, per level: an object before a key, an object before a value, an array.
+const KEY = 0;
+const VALUE = 1;
+const ARRAY = 2;
 
-type Frame = { array: true; index: number } | { array: false; key: PathSegment | undefined; expectKey: boolean };
-
-/** Every primitive value of `text`, in document order. Throws SyntaxError when `text` is not JSON. */
-export function jsonValueTokens(text: string): ValueToken[] {
+/**
+ * Calls `visit` for every primitive value of `text`, in document order, with the path to it (a live array, valid only
+ * during the call: copy it to keep it) and its span [start, end). Throws SyntaxError when `text` is not JSON: JSON.parse
+ * checks it first, so the scan itself only has to split valid JSON.
+ */
+export function visitJsonValues(
+  text: string,
+  visit: (path: readonly PathSegment[], start: number, end: number) => void,
+): void {
   JSON.parse(text);
-  const tokens: ValueToken[] = [];
-  const stack: Frame[] = [];
-  const path = (): PathSegment[] => stack.map((frame) => (frame.array ? frame.index : (frame.key ?? '')));
-  TOKEN.lastIndex = 0;
-  for (;;) {
-    const match = TOKEN.exec(text);
-    if (!match) break;
-    const [, punctuation, string, literal] = match;
-    const top = stack.at(-1);
-    if (punctuation !== undefined) {
-      if (punctuation === '{') stack.push({ array: false, key: undefined, expectKey: true });
-      else if (punctuation === '[') stack.push({ array: true, index: 0 });
-      else if (punctuation === '}' || punctuation === ']') stack.pop();
-      else if (punctuation === ':' && top && !top.array) top.expectKey = false;
-      else if (punctuation === ',' && top) {
-        if (top.array) top.index += 1;
-        else top.expectKey = true;
+  const levels: number[] = [];
+  const path: PathSegment[] = [];
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    const c = text.charCodeAt(i);
+    const depth = levels.length - 1;
+    switch (c) {
+      case 0x7b: // {
+        levels.push(KEY);
+        path.push('');
+        i++;
+        continue;
+      case 0x5b: // [
+        levels.push(ARRAY);
+        path.push(0);
+        i++;
+        continue;
+      case 0x7d: // }
+      case 0x5d: // ]
+        levels.pop();
+        path.pop();
+        i++;
+        continue;
+      case 0x3a: // :
+        levels[depth] = VALUE;
+        i++;
+        continue;
+      case 0x2c: // ,
+        if (levels[depth] === ARRAY) path[depth] = (path[depth] as number) + 1;
+        else levels[depth] = KEY;
+        i++;
+        continue;
+      case 0x20:
+      case 0x09:
+      case 0x0a:
+      case 0x0d:
+        i++;
+        continue;
+    }
+    let end = i + 1;
+    if (c === QUOTE) {
+      for (;;) {
+        const d = text.charCodeAt(end);
+        if (d === QUOTE) break;
+        end += d === BACKSLASH ? 2 : 1;
       }
-      continue;
+      end += 1;
+    } else {
+      while (end < length && ENDS_VALUE[text.charCodeAt(end)] !== 1) end++;
     }
-    const raw = (string ?? literal)!;
-    if (string !== undefined && top && !top.array && top.expectKey) {
-      top.key = JSON.parse(string) as string;
-      continue;
+    if (c === QUOTE && levels[depth] === KEY) {
+      const raw = text.slice(i, end);
+      path[depth] = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    } else {
+      visit(path, i, end);
     }
-    tokens.push({ path: path(), start: match.index + match[0].length - raw.length, end: TOKEN.lastIndex, raw });
+    i = end;
   }
-  return tokens;
 }
 
-/** `text` with some tokens replaced (`replacements` in document order, not overlapping). */
-export function spliceTokens(text: string, replacements: readonly { token: ValueToken; raw: string }[]): string {
-  let out = '';
+/** `text` with some spans replaced (`replacements` in document order, not overlapping). */
+export function spliceTokens(
+  text: string,
+  replacements: readonly { start: number; end: number; raw: string }[],
+): string {
+  const parts: string[] = [];
   let at = 0;
-  for (const { token, raw } of replacements) {
-    out += text.slice(at, token.start) + raw;
-    at = token.end;
+  for (const { start, end, raw } of replacements) {
+    parts.push(text.slice(at, start), raw);
+    at = end;
   }
-  return out + text.slice(at);
+  parts.push(text.slice(at));
+  return parts.join('');
 }

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jsonValueTokens, spliceTokens } from '../../src/providers/json-tokens.ts';
+import { type PathSegment, spliceTokens, visitJsonValues } from '../../src/providers/json-tokens.ts';
+
+/** Every visited value with a copy of its path, its span and its text. */
+function jsonValueTokens(text: string) {
+  const tokens: { path: PathSegment[]; start: number; end: number; raw: string }[] = [];
+  visitJsonValues(text, (path, start, end) =>
+    tokens.push({ path: [...path], start, end, raw: text.slice(start, end) }),
+  );
+  return tokens;
+}
 
 describe('JSON value tokens: every primitive with its path and position', () => {
   test('paths through objects and arrays, keys decoded, positions exact', () => {
@@ -53,8 +62,8 @@ describe('JSON value tokens: every primitive with its path and position', () => 
     const text = '{"a": 1,  "b" :[2,3], "c":"é\\n"}';
     const tokens = jsonValueTokens(text);
     const out = spliceTokens(text, [
-      { token: tokens[0]!, raw: '10' },
-      { token: tokens[2]!, raw: '30' },
+      { ...tokens[0]!, raw: '10' },
+      { ...tokens[2]!, raw: '30' },
     ]);
     assert.equal(out, '{"a": 10,  "b" :[2,30], "c":"é\\n"}');
   });
