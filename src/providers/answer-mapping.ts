@@ -73,8 +73,9 @@ export function mapPixelFields(
   };
   try {
     visitJsonValues(json, visit);
-  } catch {
-    throw new AnswerMappingError('answer is not JSON');
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new AnswerMappingError('answer is not JSON');
+    throw error;
   }
   if (replacements.length === 0) return undefined;
   return Buffer.from(spliceTokens(text, replacements), 'utf8');

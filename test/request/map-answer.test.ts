@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import type { Provider } from '../../src/providers/types.ts';
 import { buffer } from '../../src/request/buffer.ts';
 import { extract } from '../../src/request/extract.ts';
 import { forward } from '../../src/request/forward.ts';
@@ -50,7 +51,11 @@ function capture() {
 }
 
 /** A Face++ detect call through route -> ... -> respond, the policy sending at `maxSide` (undefined: no resize). */
-async function call(maxSide: number | undefined, overrides: { maxResponseBytes?: number } = {}) {
+async function call(
+  maxSide: number | undefined,
+  overrides: { maxResponseBytes?: number } = {},
+  provider: Partial<Provider> = {},
+) {
   const { sent, reply } = capture();
   const { context, logs } = testContext({
     ...(maxSide ? { policy: resizingPolicy(maxSide) } : {}),
@@ -58,7 +63,9 @@ async function call(maxSide: number | undefined, overrides: { maxResponseBytes?:
     reply,
   });
   const [, facepp] = context.providers;
-  context.providers = context.providers.map((p) => (p === facepp ? { ...p, upstreamOrigin: () => upstream.url } : p));
+  context.providers = context.providers.map((p) =>
+    p === facepp ? { ...p, upstreamOrigin: () => upstream.url, ...provider } : p,
+  );
   const form = new FormData();
   form.set('api_key', 'k');
   form.set('image_file', new Blob([new Uint8Array(photo)]), 'a.jpg');
@@ -118,6 +125,19 @@ describe('map answer: the client gets coordinates in its own pixels, or the upst
     const { sent, warnings } = await call(320, { maxResponseBytes: 1024 });
     assert.equal(sent.body?.toString(), big);
     assert.equal(warnings[0]?.reason, 'answer larger than --max-response-bytes');
+  });
+
+  test('a failure inside the mapping (a bug) never fails the call: upstream bytes, logged with its cause', async () => {
+    const body = detect({ left: 32, top: 21, width: 96, height: 64 });
+    answer = { body };
+    const mapAnswer = () => {
+      throw new TypeError('boom');
+    };
+    const { sent, warnings } = await call(320, {}, { mapAnswer });
+    assert.equal(sent.status, 200);
+    assert.equal(sent.body?.toString(), body);
+    assert.equal(warnings[0]?.reason, 'answer mapping failed');
+    assert.match(String((warnings[0]?.err as { message?: string } | undefined)?.message), /boom/);
   });
 
   test('an error answer carries no coordinates: sent as it came, nothing logged', async () => {
