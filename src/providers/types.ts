@@ -157,6 +157,13 @@ export interface Provider {
    * answered an error or something unreadable). Boxes are in the pixels of each slot's client image.
    */
   answers(response: DecodedResponse, slots: readonly AnsweredSlot[]): (Answer | undefined)[];
+  /**
+   * Optional: the decoded answer body rewritten for the client when the proxy sent some image at another size, so
+   * that every pixel coordinate in it means the client's own pixels (answer-mapping.ts); undefined when nothing in it
+   * changes. Throws AnswerMappingError when it cannot rewrite it (the client then gets the upstream's bytes). Absent:
+   * the API's answers carry no pixels (Rekognition: ratios of the image).
+   */
+  mapAnswer?(body: Buffer, slots: readonly AnsweredSlot[]): Buffer | undefined;
   /** The proxy's own error, in this API's wire shape. */
   errorReply(error: ProxyError): ErrorReply;
   /** Origin (scheme://host:port) to forward this request to: from config, never from the request's Host. */

@@ -2,6 +2,7 @@ import { authenticate } from './authenticate.ts';
 import { buffer } from './buffer.ts';
 import { extract } from './extract.ts';
 import { forward } from './forward.ts';
+import { mapAnswer } from './map-answer.ts';
 import { observe } from './observe.ts';
 import { plan } from './plan.ts';
 import { readAnswer } from './read-answer.ts';
@@ -29,6 +30,7 @@ export const clientPath: readonly Step[] = [
   sign,
   forward,
   readAnswer,
+  mapAnswer,
   respond,
   observe,
   record,

@@ -46,7 +46,7 @@ export function answerSlots(exchange: Exchange, decoded: DecodedResponse): void 
   }
 }
 
-function answeredSlot(slot: SlotWork): AnsweredSlot {
+export function answeredSlot(slot: SlotWork): AnsweredSlot {
   const original = slot.outcome?.original;
   const described: AnsweredSlot = { field: slot.field, operation: slot.operation };
   if (!original) return described;

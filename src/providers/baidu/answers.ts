@@ -1,6 +1,6 @@
 import { type Answer, emptyAnswer, type Face, type Label } from '../../answer.ts';
-import { scaleOf } from '../facepp/answers.ts';
 import { asNumber, isObject, parseJsonObject } from '../json.ts';
+import { type AxisScale, scaleBox, scaleOf } from '../pixels.ts';
 import type { AnsweredSlot, DecodedResponse } from '../types.ts';
 
 /**
@@ -18,7 +18,7 @@ export function baiduAnswers(response: DecodedResponse, slots: readonly Answered
  * `user_id` with score/100; match's `result.score` as the label `match` (score/100); OCR `words_result[].words` as text.
  * Baidu reports errors in the body, often with HTTP 200: any non-zero `error_code` means no answer.
  */
-function readAnswer(status: number, body: Buffer, scale: { x: number; y: number }): Answer | undefined {
+function readAnswer(status: number, body: Buffer, scale: AxisScale): Answer | undefined {
   if (status >= 400) return undefined;
   const json = parseJsonObject(body);
   if (!json) return undefined;
@@ -56,13 +56,12 @@ function userLabel(item: unknown): Label[] {
   return score === undefined ? [] : [{ name: item.user_id, score: score / 100 }];
 }
 
-function faceOf(item: unknown, scale: { x: number; y: number }): Face[] {
+function faceOf(item: unknown, scale: AxisScale): Face[] {
   if (!isObject(item) || !isObject(item.location)) return [];
   const left = asNumber(item.location.left);
   const top = asNumber(item.location.top);
   const width = asNumber(item.location.width);
   const height = asNumber(item.location.height);
   if (left === undefined || top === undefined || width === undefined || height === undefined) return [];
-  const box = { left: left * scale.x, top: top * scale.y, width: width * scale.x, height: height * scale.y };
-  return [{ box, score: asNumber(item.face_probability) ?? 1 }];
+  return [{ box: scaleBox({ left, top, width, height }, scale), score: asNumber(item.face_probability) ?? 1 }];
 }

@@ -5,6 +5,7 @@ import type { ImageLimits, OperationSpec, ProviderDescriptor, RequestHead } from
 import { baiduAnswers } from './answers.ts';
 import { baiduError } from './errors.ts';
 import { formImages, jsonImages } from './images.ts';
+import { baiduMapAnswer } from './mapping.ts';
 
 /**
  * Baidu AI (aip.baidubce.com): image recognition and OCR take a urlencoded form with `image` (base64, then
@@ -114,6 +115,7 @@ export const baidu: ProviderDescriptor<typeof baiduOptions> = {
       };
     },
     answers: baiduAnswers,
+    mapAnswer: baiduMapAnswer,
     errorReply: baiduError,
     upstreamOrigin: () => settings.baiduEndpoint,
   }),

@@ -1,5 +1,6 @@
 import { type Answer, emptyAnswer, type Face, type Label } from '../../answer.ts';
 import { asNumber, isObject, type Json, parseJsonObject } from '../json.ts';
+import { type AxisScale, scaleBox, scaleOf } from '../pixels.ts';
 import type { AnsweredSlot, DecodedResponse } from '../types.ts';
 
 /**
@@ -47,30 +48,12 @@ function slotAnswer(json: Json, slot: AnsweredSlot): Answer {
   return answer;
 }
 
-/** Client pixels per sent pixel, per axis (1 when the proxy did not resize). */
-export function scaleOf(slot: AnsweredSlot): { x: number; y: number } {
-  const client = slot.clientSize;
-  const sent = slot.sentSize;
-  if (!client || !sent || sent.width === 0 || sent.height === 0) return { x: 1, y: 1 };
-  return { x: client.width / sent.width, y: client.height / sent.height };
-}
-
-function faceOf(item: unknown, scale: { x: number; y: number }): Face[] {
+function faceOf(item: unknown, scale: AxisScale): Face[] {
   if (!isObject(item) || !isObject(item.face_rectangle)) return [];
   const { left, top, width, height } = item.face_rectangle;
   const box = { left: asNumber(left), top: asNumber(top), width: asNumber(width), height: asNumber(height) };
   if (box.left === undefined || box.top === undefined || box.width === undefined || box.height === undefined) return [];
-  return [
-    {
-      box: {
-        left: box.left * scale.x,
-        top: box.top * scale.y,
-        width: box.width * scale.x,
-        height: box.height * scale.y,
-      },
-      score: 1,
-    },
-  ];
+  return [{ box: scaleBox({ left: box.left, top: box.top, width: box.width, height: box.height }, scale), score: 1 }];
 }
 
 function labelOf(item: unknown): Label[] {

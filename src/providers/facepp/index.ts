@@ -5,6 +5,7 @@ import type { ImageLimits, OperationSpec, ProviderDescriptor, RequestHead } from
 import { faceppAnswers } from './answers.ts';
 import { faceppError } from './errors.ts';
 import { badRequest, type FoundImages, formImages, multipartImages, slotFieldsFor } from './images.ts';
+import { faceppMapAnswer } from './mapping.ts';
 
 /**
  * Face++ (Megvii): multipart or urlencoded forms with the image in `image_file*` (binary part) or `image_base64*`,
@@ -104,6 +105,7 @@ export const facepp: ProviderDescriptor<typeof faceppOptions> = {
       };
     },
     answers: faceppAnswers,
+    mapAnswer: faceppMapAnswer,
     errorReply: faceppError,
     upstreamOrigin: () => settings.faceppEndpoint,
   }),

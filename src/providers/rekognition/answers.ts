@@ -6,7 +6,9 @@ import type { AnsweredSlot, PixelSize } from '../types.ts';
  * Rekognition's answers -> the normalised answer of each image slot. Rekognition states boxes as ratios of the image
  * after its EXIF orientation is applied (its documentation: "bounding box coordinates are translated to represent
  * object locations after the orientation information in the Exif metadata is used"), so a resize changes nothing in
- * them and the log turns them into the client's pixels of that upright frame.
+ * them and the log turns them into the client's pixels of that upright frame. Every coordinate of every intercepted
+ * operation's answer is such a ratio (BoundingBox, Landmark, Geometry.Polygon; checked against the SDK's service model
+ * in test/providers/rekognition-fields.test.ts), so the provider has no `mapAnswer`: the client gets the answer as sent.
  */
 
 interface RatioBox {
