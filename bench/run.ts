@@ -11,14 +11,24 @@ import { hasSharedData, imagenetDir } from './lib/photos.ts';
 import { type BenchReport, markdownTable, printReport } from './lib/report.ts';
 import { fmt } from './lib/stats.ts';
 
-const suites: Record<string, { summary: string; load: () => Promise<{ run(): Promise<BenchReport> }> }> = {
-  throughput: { summary: 'proxy vs bare sharp loop, images/s', load: () => import('./suites/throughput.ts') },
-  latency: { summary: 'added latency p50/p99 at c=1', load: () => import('./suites/latency.ts') },
-  passthrough: { summary: 'non-image requests vs @fastify/http-proxy', load: () => import('./suites/passthrough.ts') },
-  rss: { summary: 'proxy RSS at 64 concurrent uploads', load: () => import('./suites/rss.ts') },
-  uplink: { summary: 'end-to-end on a 10 Mbit/s uplink via the emulator', load: () => import('./suites/uplink.ts') },
-  agent: { summary: 'policy features + inference vs the encode, per image', load: () => import('./suites/agent.ts') },
-};
+/** `optIn` suites run only when named (they take many minutes). */
+const suites: Record<string, { summary: string; optIn?: true; load: () => Promise<{ run(): Promise<BenchReport> }> }> =
+  {
+    throughput: { summary: 'proxy vs bare sharp loop, images/s', load: () => import('./suites/throughput.ts') },
+    latency: { summary: 'added latency p50/p99 at c=1', load: () => import('./suites/latency.ts') },
+    passthrough: {
+      summary: 'non-image requests vs @fastify/http-proxy',
+      load: () => import('./suites/passthrough.ts'),
+    },
+    rss: { summary: 'proxy RSS at 64 concurrent uploads', load: () => import('./suites/rss.ts') },
+    uplink: { summary: 'end-to-end on a 10 Mbit/s uplink via the emulator', load: () => import('./suites/uplink.ts') },
+    agent: { summary: 'policy features + inference vs the encode, per image', load: () => import('./suites/agent.ts') },
+    calibration: {
+      summary: 'online calibration on a backend the shipped policy never saw (opt-in, ~30 min)',
+      optIn: true,
+      load: () => import('./suites/calibration.ts'),
+    },
+  };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -48,7 +58,7 @@ console.log(
 );
 const started = performance.now();
 const reports: BenchReport[] = [];
-const chosen = positionals.length > 0 ? positionals : Object.keys(suites);
+const chosen = positionals.length > 0 ? positionals : Object.keys(suites).filter((name) => !suites[name]!.optIn);
 // Suites take minutes: their progress (on stderr) keeps the report on stdout clean.
 const progress = createProgress('bench', chosen.length, { unit: 'suites', quietMs: 0 });
 for (const name of chosen) {

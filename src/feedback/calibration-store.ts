@@ -21,6 +21,7 @@ const stateSchema = z.object({
   samples: z.number().int().nonnegative(),
   moves: z.number().int().nonnegative(),
   exploring: z.boolean(),
+  exploringSince: z.number().int().nonnegative(),
 });
 const fileSchema = z.object({
   v: z.literal(CALIBRATION_FILE_VERSION),

@@ -25,17 +25,19 @@ import type { AcquireOptions } from './reference-sampler.ts';
 export const calibrationConfigSchema = z.object({
   /** Agreement with the reference the calibration holds (--target-agreement). */
   target: z.number().min(0).max(1).default(0.97),
-  /** One-sided normal quantile of the bounds judging a point (1.28: 90%). */
-  z: z.number().positive().default(1.28),
+  /** One-sided normal quantile of the bounds judging a point (1.64: 95%; they are checked after every sample). */
+  z: z.number().positive().default(1.64),
   /** Effective samples a point needs before a lower bound can call it good. */
   minSamples: z.number().positive().default(10),
-  /** Evidence weight kept per new sample at the key (0.995: about the last 200 samples count). */
-  memory: z.number().min(0).max(1).default(0.995),
+  /** Evidence weight kept per new sample at the key (0.998: about the last 500 samples count). */
+  memory: z.number().min(0).max(1).default(0.998),
   /** Share of referenced requests sent at a candidate while one is undecided, and once both are decided. */
   probeShare: z.number().min(0).max(1).default(0.9),
   settledProbeShare: z.number().min(0).max(1).default(0.25),
   /** Reference probability asked for while a candidate is undecided (still capped by the per-minute budget). */
   calibratingReferenceProbability: z.number().min(0).max(1).default(0.25),
+  /** References spent exploring from one point before the boost stops (the candidates are then re-checked slowly). */
+  explorationBudget: z.number().int().positive().default(300),
 });
 export type CalibrationConfig = z.input<typeof calibrationConfigSchema>;
 export const calibrationDefaults = calibrationConfigSchema.parse({});
@@ -71,6 +73,8 @@ export interface CalibrationState {
    * settled, a candidate whose evidence faded is re-checked at the base rate, not at the calibrating one.
    */
   exploring: boolean;
+  /** `samples` when exploring last began. */
+  exploringSince: number;
 }
 
 export interface CalibrationSnapshot {
@@ -132,10 +136,18 @@ export class Calibrator {
     return this.#calibrating() ? { probability: Math.max(base, this.config.calibratingReferenceProbability) } : {};
   }
 
-  /** Exploring (from the start or a move) with some candidate still undecided. */
+  /**
+   * Exploring (from the start or a move) with some candidate still undecided, for at most `explorationBudget`
+   * references without a verdict: a candidate that agrees just about as well as the target would otherwise keep the
+   * boosted rate forever.
+   */
   #calibrating(): boolean {
     const state = this.#state;
-    if (state.exploring && !this.#candidates().some((c) => c.verdict === 'undecided')) state.exploring = false;
+    if (!state.exploring) return false;
+    const spent = state.samples - state.exploringSince;
+    if (spent >= this.config.explorationBudget || !this.#candidates().some((c) => c.verdict === 'undecided')) {
+      state.exploring = false;
+    }
     return state.exploring;
   }
 
@@ -147,8 +159,9 @@ export class Calibrator {
       const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
       const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
       if (pool.length > 0 && this.#rng() < share) {
-        // One candidate at a time, the one nearest a verdict: split evenly, both would take twice as long.
-        const probe = pool.reduce((a, b) => (this.#evidence(b) > this.#evidence(a) ? b : a));
+        // One candidate at a time (split evenly, each would take longer): the first undecided in the order listed (the
+        // diagonal first), unless another is nearer its verdict.
+        const probe = pool.reduce((a, b) => (this.#evidence(b) > this.#evidence(a) + this.config.minSamples ? b : a));
         return { point: this.pointOf(probe), grid: { side: probe.side, level: probe.level }, probe: true };
       }
     }
@@ -217,6 +230,7 @@ export class Calibrator {
       samples: 0,
       moves: 0,
       exploring: true,
+      exploringSince: 0,
     };
   }
 
@@ -252,30 +266,23 @@ export class Calibrator {
   }
 
   /**
-   * Proven to hold the target: the samples of every point at least as cheap as `p`, pooled, have a lower bound at or
-   * above it. Valid under monotonicity: each of those points agrees at most as well as `p`, so their pooled mean is
-   * below p's agreement in expectation.
+   * Proven to hold the target: some point at least as cheap as `p` has a Wilson lower bound at or above it on its own
+   * samples (agreement falls as points get cheaper, so `p` agrees at least as well). Own samples only: pooling points
+   * would let a few failed tries at a much cheaper point hold back every safer one.
    */
   #good(p: GridPoint): boolean {
-    let n = 0;
-    let sum = 0;
     for (let i = p.side; i < this.#sides.length; i++) {
       for (let j = p.level; j < this.#levels; j++) {
-        const k = this.#index({ side: i, level: j });
-        n += this.#state.counts[k]!;
-        sum += this.#state.sums[k]!;
+        const bounds = this.#bounds({ side: i, level: j }, this.config.minSamples);
+        if (bounds && bounds.low >= this.config.target) return true;
       }
     }
-    return n >= this.config.minSamples && wilson(sum / n, n, this.config.z).low >= this.config.target;
+    return false;
   }
 
-  /** Evidence gathered at `p` and every cheaper point: how close a candidate is to a verdict. */
+  /** Samples gathered at `p` itself: how close a candidate is to a verdict. */
   #evidence(p: GridPoint): number {
-    let n = 0;
-    for (let i = p.side; i < this.#sides.length; i++) {
-      for (let j = p.level; j < this.#levels; j++) n += this.#state.counts[this.#index({ side: i, level: j })]!;
-    }
-    return n;
+    return this.#state.counts[this.#index(p)]!;
   }
 
   /** Some point at least as safe as `p` misses the target for sure (its own samples): so does `p`. */
@@ -298,6 +305,8 @@ export class Calibrator {
       const verdict = this.#bad(clamped) ? 'bad' : this.#good(clamped) ? 'good' : 'undecided';
       out.push({ ...clamped, verdict });
     };
+    // The diagonal first: cheaper in both dimensions, a success there proves both single-step candidates at once.
+    add({ side: current.side + steps.side, level: current.level + steps.level });
     add({ side: current.side + steps.side, level: current.level });
     add({ side: current.side, level: current.level + steps.level });
     return out;
@@ -320,6 +329,8 @@ export class Calibrator {
         }
         if (this.#bad(candidate) && state.steps[dimension] > 1) {
           state.steps[dimension] = Math.max(1, Math.floor(state.steps[dimension] / 2));
+          // A verdict is progress: the exploration budget counts from here.
+          state.exploringSince = state.samples;
           continue;
         }
         break;
@@ -349,6 +360,7 @@ export class Calibrator {
     this.#state.current = { ...to };
     this.#state.moves += 1;
     this.#state.exploring = true;
+    this.#state.exploringSince = this.#state.samples;
     this.#onEvent({ type: 'moved', from, to, reason });
   }
 }

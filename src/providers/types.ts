@@ -66,6 +66,8 @@ export interface ImageSlot {
   bytes: Buffer;
   /** The operation this image is sent to. A batching API gives each image its own; the others, the request's. */
   operation: OperationSpec;
+  /** Something else in the request refers to this image's pixels (a region of interest): it keeps its size. */
+  keepSize?: boolean;
 }
 
 /** An image request taken apart: its images, and a way to put it back together with other bytes. */

@@ -67,6 +67,8 @@ export interface SlotWork {
   readonly key: string;
   /** The image as the client sent it. */
   readonly bytes: Buffer;
+  /** The request refers to this image's pixels elsewhere (a region of interest): it is never resized. */
+  readonly keepSize?: boolean;
   plan?: SlotPlan;
   outcome?: SlotOutcome;
   /** Time spent on it (queue, inspect, decide, encode), in ms. */

