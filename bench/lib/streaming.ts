@@ -1,0 +1,195 @@
+import { readdirSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Answer } from '../../src/answer.ts';
+import { encodeJpeg } from '../../src/codec/encode.ts';
+import { inspectImage } from '../../src/codec/inspect.ts';
+import type { EncodeAction, InspectedImage } from '../../src/codec/types.ts';
+import { startEmulator } from '../../src/emulator/main.ts';
+import { rewardSpec } from '../../src/feedback/reward-spec.ts';
+import { candidatesFor } from '../../src/policy/actions.ts';
+import { seededRng } from '../../src/policy/rng.ts';
+import { findOperation } from '../../src/providers/registry.ts';
+import { type ApiClient, createApiClient, emulatorCredentials } from '../../src/trainer/api-client.ts';
+import { readPhoto } from '../../testkit/shared-data.ts';
+import { metricSum, repoRoot, spawnProxy } from './processes.ts';
+
+/**
+ * Photos streamed through the proxy (its shipped policies, calibration on) to an emulated backend, with the real
+ * request path, references and all; and, offline on the same photos and backend, a sweep of fixed actions against the
+ * reference answer (the photo at q75, stored size: the proxy's reference). Offline tables are cached in .data/bench:
+ * the emulator is deterministic, so they depend only on the backend binding, the photos and the actions.
+ */
+
+export interface Scenario {
+  name: string;
+  key: string;
+  /** Emulator options for the backend (e.g. a binding the shipped policy never saw). */
+  emulator: Record<string, string>;
+  photos: () => string[];
+  requests: number;
+  /** The fixed actions swept offline. */
+  grid: readonly EncodeAction[];
+}
+
+export const BATCH = 50;
+
+export interface Batch {
+  agreement: number;
+  bytes: number;
+  references: number;
+  point: string;
+}
+
+export interface FixedRow {
+  side: number | null;
+  quality: number;
+  agreement: number;
+  bytes: number;
+}
+
+export interface Offline {
+  references: (Answer | null)[];
+  fixed: FixedRow[];
+  /** Mean bytes of the originals. */
+  original: number;
+}
+
+export const photosIn = (dir: string, match: (name: string) => boolean = () => true): string[] =>
+  readdirSync(dir)
+    .filter((n) => /\.(jpe?g|png)$/i.test(n) && match(n))
+    .sort()
+    .map((n) => path.join(dir, n));
+
+/** The offline table and the stream through the proxy, per 50 requests. */
+export async function runScenario(scenario: Scenario, target: number): Promise<{ offline: Offline; batches: Batch[] }> {
+  const { operation } = findOperation(scenario.key)!;
+  const spec = rewardSpec(operation.kind);
+  const emulator = await startEmulator({ port: 0, logLevel: 'warn', workers: 2, ...scenario.emulator });
+  const images: InspectedImage[] = [];
+  for (const file of scenario.photos()) {
+    try {
+      images.push(await inspectImage(readPhoto(file), { maxInputPixels: 100_000_000 }));
+    } catch {
+      // an unreadable photo is not part of the stream
+    }
+  }
+  const direct = createApiClient(endpointsFor(emulator.url), emulatorCredentials);
+  try {
+    const offline = await offlineTable(scenario, images, direct);
+    const proxy = await spawnProxy({
+      ADACOMPRESS_REKOGNITION_ENDPOINT: emulator.url,
+      ADACOMPRESS_FACEPP_ENDPOINT: emulator.url,
+      ADACOMPRESS_BAIDU_ENDPOINT: emulator.url,
+      ADACOMPRESS_REFERENCE_PROBABILITY: '0.03',
+      ADACOMPRESS_REFERENCE_BUDGET_PER_MINUTE: '100000',
+      ADACOMPRESS_TARGET_AGREEMENT: String(target),
+    });
+    const client = createApiClient(endpointsFor(proxy.url), emulatorCredentials);
+    const rng = seededRng(7);
+    const batches: Batch[] = [];
+    try {
+      let agreed = 0;
+      let sent = 0;
+      let refs = await metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total');
+      let bytesOut = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
+      const requests = Number(process.env.ADACOMPRESS_BENCH_REQUESTS) || scenario.requests;
+      for (let i = 0; i < requests; i++) {
+        const index = Math.floor(rng() * images.length);
+        const image = images[index]!;
+        const answer = await client.call(scenario.key, {
+          original: image,
+          bytes: image.bytes,
+          width: image.width,
+          height: image.height,
+        });
+        const reference = offline.references[index];
+        agreed += reference ? spec.agreement(reference, answer.answer ?? undefined) : 0;
+        sent++;
+        if (sent === BATCH) {
+          const refsNow = await metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total');
+          const bytesNow = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
+          const status = (await (await fetch(`${proxy.adminUrl}/status.json`)).json()) as {
+            calibration: Record<string, { point: { floor: number | null; level: number } }>;
+          };
+          const point = status.calibration[scenario.key]?.point;
+          batches.push({
+            agreement: agreed / BATCH,
+            bytes: (bytesNow - bytesOut) / BATCH,
+            references: refsNow - refs,
+            point: point ? `${point.floor ?? 'stored'}px/L${point.level}` : '-',
+          });
+          refs = refsNow;
+          bytesOut = bytesNow;
+          agreed = 0;
+          sent = 0;
+        }
+      }
+    } finally {
+      await client.close();
+      await proxy.stop();
+    }
+    return { offline, batches };
+  } finally {
+    await direct.close();
+    await emulator.close();
+  }
+}
+
+const endpointsFor = (url: string) => ({ rekognition: url, facepp: url, baidu: url });
+
+async function offlineTable(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
+  const cacheDir = path.join(repoRoot, '.data', 'bench');
+  const grid = scenario.grid.map((a) => `${a.quality}@${a.maxSide ?? 'full'}`).join(',');
+  const id = `${scenario.key}|${JSON.stringify(scenario.emulator)}|${images.map((i) => i.bytes.length).join(',')}|${grid}`;
+  const digest = (await import('node:crypto')).createHash('sha256').update(id).digest('hex').slice(0, 16);
+  const cacheFile = path.join(cacheDir, `offline-${scenario.key.replace(/\W+/g, '-')}-${digest}.json`);
+  try {
+    return JSON.parse(await readFile(cacheFile, 'utf8')) as Offline;
+  } catch {
+    const table = await computeOffline(scenario, images, client);
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(cacheFile, JSON.stringify(table));
+    return table;
+  }
+}
+
+async function computeOffline(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
+  const { operation } = findOperation(scenario.key)!;
+  const spec = rewardSpec(operation.kind);
+  const limits = { maxInputPixels: 100_000_000 };
+  const send = async (image: InspectedImage, action: EncodeAction) =>
+    client.call(scenario.key, { original: image, ...(await encodeJpeg(image, action, limits)) });
+  const references: (Answer | null)[] = [];
+  const totals = new Map<string, FixedRow>();
+  let originalBytes = 0;
+  for (const image of images) {
+    originalBytes += image.bytes.length;
+    const reference = (await send(image, { quality: 75 })).answer ?? undefined;
+    references.push(reference ?? null);
+    const measured = new Map<string, { agreement: number; bytes: number }>();
+    for (const candidate of candidatesFor(scenario.grid, image, operation.limits, undefined)) {
+      const encoded = await encodeJpeg(image, candidate.action, limits);
+      const answer = await client.call(scenario.key, { original: image, ...encoded });
+      const agreement = reference ? spec.agreement(reference, answer.answer ?? undefined) : 0;
+      measured.set(keyOf(candidate.action), { agreement, bytes: encoded.bytes.length });
+    }
+    for (const action of scenario.grid) {
+      const sent = candidatesFor([action], image, operation.limits, undefined)[0]?.action;
+      const result = sent && measured.get(keyOf(sent));
+      if (!result) continue;
+      const id = keyOf(action);
+      const total = totals.get(id) ?? { side: action.maxSide ?? null, quality: action.quality, agreement: 0, bytes: 0 };
+      total.agreement += result.agreement / images.length;
+      total.bytes += result.bytes / images.length;
+      totals.set(id, total);
+    }
+  }
+  return { references, fixed: [...totals.values()], original: originalBytes / images.length };
+}
+
+const keyOf = (action: EncodeAction) => `${action.quality}@${action.maxSide ?? 'full'}`;
+
+/** The cheapest fixed action reaching `target` (mean agreement), if any. */
+export const bestFixed = (fixed: readonly FixedRow[], target: number): FixedRow | undefined =>
+  fixed.filter((f) => f.agreement >= target).sort((a, b) => a.bytes - b.bytes)[0];
