@@ -63,7 +63,7 @@ describe('online calibration on a backend with a known safe resolution', () => {
     for (let i = 0; i < 600 && runtime.runtime.loop.calibration()[key]?.point.floor !== 384; i++) {
       await send(runtime.url, i);
       if (i % 10 === 9) await runtime.runtime.loop.drain(5000);
-        console.log(i, JSON.stringify(runtime.runtime.loop.calibration()[key]));
+      console.log(i, JSON.stringify(runtime.runtime.loop.calibration()[key]));
     }
     const snapshot = runtime.runtime.loop.calibration()[key]!;
     assert.equal(snapshot.point.floor, 384, `settled at ${JSON.stringify(snapshot.current)}`);

@@ -145,3 +145,19 @@ test('shrink: an image over the byte limit steps down until it fits, never under
   assert.ok(Math.min(outcome.width, outcome.height) >= 80, 'never under the API minimum');
   assert.equal(outcome.fitted, 'bytes');
 });
+
+test("shrink: never more than the API's documented working side (Rekognition faces: 1920), never less by default", async () => {
+  const { context } = testContext();
+  const photo = await syntheticJpeg({ width: 3000, height: 2000, quality: 90 });
+  const faces = exchangeOf(
+    { method: 'POST', url: '/', headers: { ...LABELS, 'x-amz-target': 'RekognitionService.DetectFaces' } },
+    Readable.from([Buffer.from(JSON.stringify(image(photo)))]),
+  );
+  await runPath([route, buffer, extract, shrink], faces, context);
+  const sentFaces = faces.slots[0]!.outcome;
+  assert.ok(sentFaces?.kind === 'encoded' && Math.max(sentFaces.width, sentFaces.height) === 1920);
+  const labels = await rekognitionExchange(image(photo), context);
+  await runPath([extract, shrink], labels, context);
+  const sentLabels = labels.slots[0]!.outcome;
+  assert.ok(sentLabels?.kind === 'encoded' && sentLabels.width === 3000, 'labels: no documented working side');
+});

@@ -28,12 +28,18 @@ export const BAIDU_LIMITS: ImageLimits = {
 };
 
 type Wire = 'form' | 'json';
-const operation = (name: string, kind: OperationSpec['kind']): OperationSpec => ({
+const operation = (name: string, kind: OperationSpec['kind'], limits: Partial<ImageLimits> = {}): OperationSpec => ({
   name,
   kind,
-  limits: BAIDU_LIMITS,
+  limits: { ...BAIDU_LIMITS, ...limits },
   formats: ['jpeg', 'png', 'bmp'],
 });
+
+/**
+ * Baidu's face-detection guide (the face v3 detect call of its "faceDetect" sample) recommends images within 1920x1080:
+ * the face operations are never sent more. The others document no working resolution.
+ */
+const FACE_WORKING_SIDE = { workingSide: 1920 };
 
 /** Urlencoded operations with the image in the form field `image` (`url` is the alternative the proxy leaves alone). */
 const FORM_OPERATIONS: readonly OperationSpec[] = [
@@ -64,10 +70,10 @@ const FORM_OPERATIONS: readonly OperationSpec[] = [
  * official Node SDK sends these JSON bodies labelled `application/x-www-form-urlencoded`.
  */
 const JSON_OPERATIONS: readonly OperationSpec[] = [
-  operation('face/v3/detect', 'faces'),
-  operation('face/v3/search', 'compare'),
-  operation('face/v3/multi-search', 'compare'),
-  operation('face/v3/match', 'compare'),
+  operation('face/v3/detect', 'faces', FACE_WORKING_SIDE),
+  operation('face/v3/search', 'compare', FACE_WORKING_SIDE),
+  operation('face/v3/multi-search', 'compare', FACE_WORKING_SIDE),
+  operation('face/v3/match', 'compare', FACE_WORKING_SIDE),
 ];
 const WIRE = new Map<string, Wire>([
   ...FORM_OPERATIONS.map((o): [string, Wire] => [o.name, 'form']),

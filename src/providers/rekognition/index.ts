@@ -32,19 +32,27 @@ const operation = (name: string, kind: OperationSpec['kind'], limits: Partial<Im
   formats: FORMATS,
 });
 
+/**
+ * Rekognition documents the face sizes it finds relative to a 1920x1080 image ("Guidelines and quotas": a face must be
+ * at least 40x40 pixels in an image of 1920x1080; larger images need proportionally larger faces): it works at about
+ * that resolution, so the face operations are never sent more (the working side). The other operations document no
+ * working resolution: the stored size is the conservative ceiling.
+ */
+const FACE_WORKING_SIDE = { workingSide: 1920 };
+
 /** Operations whose top-level image fields carry bytes the proxy may recompress; everything else passes through. */
 export const REKOGNITION_OPERATIONS: readonly OperationSpec[] = [
   operation('DetectLabels', 'labels'),
-  operation('DetectFaces', 'faces'),
+  operation('DetectFaces', 'faces', FACE_WORKING_SIDE),
   operation('DetectText', 'text'),
   operation('DetectModerationLabels', 'labels'),
   operation('DetectProtectiveEquipment', 'labels', { minSide: 64, maxSide: 4096 }),
-  operation('RecognizeCelebrities', 'labels'),
+  operation('RecognizeCelebrities', 'labels', FACE_WORKING_SIDE),
   operation('DetectCustomLabels', 'labels', { maxBytes: 4 * MB }),
-  operation('IndexFaces', 'faces'),
-  operation('SearchFacesByImage', 'compare'),
-  operation('SearchUsersByImage', 'compare'),
-  operation('CompareFaces', 'compare'),
+  operation('IndexFaces', 'faces', FACE_WORKING_SIDE),
+  operation('SearchFacesByImage', 'compare', FACE_WORKING_SIDE),
+  operation('SearchUsersByImage', 'compare', FACE_WORKING_SIDE),
+  operation('CompareFaces', 'compare', FACE_WORKING_SIDE),
 ];
 
 const IMAGE_FIELDS: Readonly<Record<string, readonly string[]>> = { CompareFaces: ['SourceImage', 'TargetImage'] };
