@@ -118,6 +118,10 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     sampler,
     ...(decisionLog ? { log: decisionLog } : {}),
     referenceKind: config.referenceKind,
+    // Text is judged against the original: the q75 answer itself loses words (docs/EMULATOR.md, "Text operations"),
+    // and the controller's safe action must be no less safe than the text ladder's first rung.
+    referenceKinds: { text: 'original' },
+    ...textSafeQuality(config),
     controller: {
       detector: config.controllerDetector,
       cusumReference: config.controllerCusumReference,
@@ -238,6 +242,11 @@ function kindFallbacks(
       kindOf: (context) => kinds.get(`${context.provider}/${context.operation}`),
     },
   };
+}
+
+function textSafeQuality(config: ProxyConfig): { safeQualities?: { text: number } } {
+  const qualities = config.textQualities ? parseQualityLadder(config.textQualities) : undefined;
+  return qualities ? { safeQualities: { text: qualities[0]! } } : {};
 }
 
 function resolveModels(spec: string): Record<string, string> {

@@ -136,7 +136,7 @@ export const coreOptions = {
   referenceKind: option(
     z.enum(['q75', 'original']),
     'q75',
-    'What a reference upload sends: the image at quality 75 (the paper) or the original.',
+    'What a reference upload sends: the image at quality 75 (the paper) or the original. Text (OCR) operations always reference the original.',
   ),
   controllerDetector: option(
     z.enum(['cusum', 'window']),
