@@ -81,3 +81,52 @@ describe('text operations before any model is trained for them', () => {
     assert.equal(runtime.runtime.loop.controllers()['rekognition/DetectText']?.windowMean, 1);
   });
 });
+
+describe("the controller's safe action for text", () => {
+  let upstream: FakeUpstream;
+  let runtime: Awaited<ReturnType<typeof startTestRuntime>>;
+
+  before(async () => {
+    // An OCR that reads the client's PNG and loses everything in any JPEG: every reference disagrees.
+    upstream = await startFakeUpstream((r) => {
+      const png = sentImage(r).subarray(1, 4).toString() === 'PNG';
+      return {
+        body: JSON.stringify({ TextDetections: [{ DetectedText: png ? 'EXIT ONLY' : 'X', Type: 'LINE', Id: 0 }] }),
+      };
+    });
+    runtime = await startTestRuntime(upstream.url, {
+      referenceProbability: 1,
+      referenceBudgetPerMinute: 10_000,
+      // The controller's own path (calibration off): every reference is one of its drop detector's samples.
+      calibration: false,
+    });
+  });
+  after(async () => {
+    await runtime.close();
+    await upstream.close();
+  });
+
+  test('is no less safe than the text ladder: quality 100, not the controller default 75', async () => {
+    const png = await sharp(await syntheticJpeg({ width: 320, height: 240, quality: 95 }))
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    for (let i = 0; i < 8; i++) {
+      const res = await request(runtime.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectText' },
+        body: JSON.stringify({ Image: { Bytes: png.toString('base64') } }),
+      });
+      await res.body.arrayBuffer();
+      await runtime.runtime.loop.drain(5000);
+    }
+    assert.equal(runtime.runtime.loop.controllers()['rekognition/DetectText']?.state, 'fallback');
+    const decisions = (await runtime.logLines()).filter((l) => l.type === 'decision');
+    const safe = decisions.filter((l) => l.type === 'decision' && l.controllerState.mode === 'safe');
+    assert.ok(safe.length > 0, 'some decisions were the safe action');
+    for (const line of safe) {
+      assert.ok(line.type === 'decision');
+      assert.equal(line.modelId, `controller-safe-q${TEXT_SAFE_LADDER[0]}`);
+      assert.equal(line.action.quality, TEXT_SAFE_LADDER[0]);
+    }
+  });
+});
