@@ -13,7 +13,7 @@ import { decoded, type PixelSource } from './pixels.ts';
 
 export const PPOCR_BACKEND = 'ppocr-v4';
 
-/** Lines PaddleOCR drops (its drop_score) and where a space between characters is read: the engine's defaults. */
+/** Lines read with less confidence are dropped: PaddleOCR's drop_score, the engine's default, stated where it applies. */
 const READ = { minScore: 0.5 } as const;
 
 /**
