@@ -5,6 +5,11 @@
  * Runs the emulator's own models and answer functions in-process (identical to the HTTP answers, see the tests).
  *
  *   npm run emulator:curve -- [--data ../shared/data] [--workers 2] [--limit N] [--set option=value ...]
+ *                             [--sections labels,faces,text]
+ *
+ * The text section (scripts/curve-text.ts): Rekognition DetectText and Baidu general_basic / accurate_basic on the
+ * photos whose original gets a text answer and on rendered cards, per longer side and quality, against the answer to
+ * the original by the reward spec's text measure.
  *
  * --set takes any emulator option, e.g. `--set baiduAdvancedGeneral=mobilenet-v3-small` or
  * `--set rekognitionDetectFaces=yunet@native`: the curve of a backend the shipped policies were never trained on.
@@ -21,6 +26,7 @@ import { agreement, type CurveAnswer, curveAnswer, type LabelApi, labelAnswers }
 import { createInference } from '../src/emulator/inference.ts';
 import { checkStartBindings } from '../src/emulator/knobs.ts';
 import { emulatorSpecs } from '../src/emulator/server.ts';
+import { textCurve } from './curve-text.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +34,16 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     limit: { type: 'string', default: '0' },
     set: { type: 'string', multiple: true, default: [] },
+    sections: { type: 'string', default: 'labels,faces,text' },
   },
 });
+const sections = new Set(values.sections.split(',').map((s) => s.trim()));
+for (const section of sections) {
+  if (!['labels', 'faces', 'text'].includes(section)) {
+    console.error(`emulator-curve: unknown section ${section} (labels, faces, text)`);
+    process.exit(2);
+  }
+}
 const dataDir = values.data;
 const imagenetDir = join(dataDir, 'images', 'imagenet-sample');
 const facesDir = join(dataDir, 'images', 'faces');
@@ -39,12 +53,14 @@ if (!existsSync(join(dataDir, 'models')) || !existsSync(imagenetDir) || !existsS
 }
 const limit = Number(values.limit);
 const take = <T>(xs: T[]) => (limit > 0 ? xs.slice(0, limit) : xs);
-const validation = take(
-  readdirSync(imagenetDir)
-    .sort()
-    .filter((_, i) => i % 5 === 4),
-);
-const facePhotos = take(readdirSync(facesDir).sort());
+const validation = sections.has('labels')
+  ? take(
+      readdirSync(imagenetDir)
+        .sort()
+        .filter((_, i) => i % 5 === 4),
+    )
+  : [];
+const facePhotos = sections.has('faces') ? take(readdirSync(facesDir).sort()) : [];
 const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
 const LABEL_APIS: LabelApi[] = ['rekognition', 'baidu', 'facepp'];
 
@@ -101,13 +117,16 @@ await forEach(facePhotos, width, async (name) => {
     s.faces += agreement(reference, answers[i]!);
   });
 });
+const textTable = sections.has('text')
+  ? await textCurve({ inference, config, photosDir: join(dataDir, 'images', 'photos'), width, limit })
+  : '';
 await inference.close();
 
 const n = validation.length;
 const f = facePhotos.length;
 const ref = sums.get(75)!;
 const fixed = (v: number, d = 3) => v.toFixed(d);
-const lines = [
+const labelLines = [
   `Agreement with the answer at quality 75 (${n} validation photos; faces: ${f} face photos), sharp JPEG encoder.`,
   `Backends: DetectLabels ${config.rekognitionDetectLabels}, advanced_general ${config.baiduAdvancedGeneral}, detectsceneandobject ${config.faceppDetectsceneandobject}, faces (DetectFaces) ${config.rekognitionDetectFaces}.`,
   '',
@@ -120,4 +139,5 @@ const lines = [
   '',
   `(${((Date.now() - started) / 1000).toFixed(0)} s)`,
 ];
-console.log(lines.join('\n'));
+if (sections.has('labels') || sections.has('faces')) console.log(labelLines.join('\n'));
+if (textTable) console.log(textTable);

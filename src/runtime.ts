@@ -13,8 +13,9 @@ import { LearningLoop } from './feedback/loop.ts';
 import { createReferenceSampler } from './feedback/reference-sampler.ts';
 import { createLogger } from './logger.ts';
 import { FixedQualityPolicy } from './policy/fixed.ts';
+import { parseQualityLadder, QualityLadderPolicy } from './policy/ladder.ts';
 import { parseModelMap } from './policy/model-map.ts';
-import { PolicyRouter } from './policy/router.ts';
+import { PolicyRouter, type PolicyRouterOptions } from './policy/router.ts';
 import { createProviders, isLoopback, providerDescriptors } from './providers/registry.ts';
 import type { CredentialSource, ProviderDescriptor } from './providers/types.ts';
 import { referencePath } from './request/paths.ts';
@@ -59,6 +60,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
   const router = await PolicyRouter.create({
     models: resolveModels(config.policyModels),
     fallback: new FixedQualityPolicy(config.quality),
+    ...kindFallbacks(config, descriptors),
     exploration:
       config.policyExploration === 'softmax'
         ? { kind: 'softmax', temperature: config.policyTemperature }
@@ -116,6 +118,10 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     sampler,
     ...(decisionLog ? { log: decisionLog } : {}),
     referenceKind: config.referenceKind,
+    // Text is judged against the original: the q75 answer itself loses words (docs/EMULATOR.md, "Text operations"),
+    // and the controller's safe action must be no less safe than the text ladder's first rung.
+    referenceKinds: { text: 'original' },
+    ...textSafeQuality(config),
     controller: {
       detector: config.controllerDetector,
       cusumReference: config.controllerCusumReference,
@@ -228,6 +234,30 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
   };
 }
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
+
+/**
+ * Text operations without a model of their own get the cautious quality ladder (--text-qualities), not the `*` model:
+ * nothing learned from labels says what compression does to text. Empty option: no kind fallback.
+ */
+function kindFallbacks(
+  config: ProxyConfig,
+  descriptors: readonly ProviderDescriptor[],
+): Pick<PolicyRouterOptions, 'kindFallbacks'> {
+  const qualities = config.textQualities ? parseQualityLadder(config.textQualities) : undefined;
+  if (!qualities) return {};
+  const kinds = new Map(descriptors.flatMap((d) => d.operations.map((o) => [`${d.name}/${o.name}`, o.kind] as const)));
+  return {
+    kindFallbacks: {
+      policies: { text: new QualityLadderPolicy(qualities, `text-ladder-q${qualities.join('-')}`) },
+      kindOf: (context) => kinds.get(`${context.provider}/${context.operation}`),
+    },
+  };
+}
+
+function textSafeQuality(config: ProxyConfig): { safeQualities?: { text: number } } {
+  const qualities = config.textQualities ? parseQualityLadder(config.textQualities) : undefined;
+  return qualities ? { safeQualities: { text: qualities[0]! } } : {};
+}
 
 function resolveModels(spec: string): Record<string, string> {
   const models = spec ? parseModelMap(spec, 'ADACOMPRESS_POLICY_MODELS') : {};

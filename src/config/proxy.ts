@@ -3,6 +3,7 @@ import { calibrationDefaults } from '../feedback/calibration.ts';
 import { controllerDefaults } from '../feedback/controller.ts';
 import { ROTATE_SIZE_PATTERN } from '../feedback/decision-log.ts';
 import { referenceSamplerDefaults } from '../feedback/reference-sampler.ts';
+import { parseQualityLadder, TEXT_SAFE_LADDER } from '../policy/ladder.ts';
 import { IMAGE_LIMITS_PATTERN, providerDescriptors, providerOptions } from '../providers/registry.ts';
 import type { ProviderDescriptor } from '../providers/types.ts';
 import { bool, type ConfigOf, int, loadOptions, num, type OptionTable, option } from './options.ts';
@@ -61,6 +62,13 @@ export const coreOptions = {
     int(1, 100),
     35,
     'JPEG quality of the fixed policy, used where no ONNX model serves a provider/operation.',
+  ),
+  textQualities: option(
+    z
+      .string()
+      .refine((v) => v === '' || parseQualityLadder(v) !== undefined, 'must be falling qualities 1..100, e.g. 85,75'),
+    TEXT_SAFE_LADDER.join(','),
+    'JPEG qualities, safest first, for text (OCR) operations without a model of their own: they start on the first at the stored size and calibration walks down as references allow (measured in docs/EMULATOR.md). Empty = text operations use the models like any other.',
   ),
   policyModels: option(
     z
@@ -128,7 +136,7 @@ export const coreOptions = {
   referenceKind: option(
     z.enum(['q75', 'original']),
     'q75',
-    'What a reference upload sends: the image at quality 75 (the paper) or the original.',
+    'What a reference upload sends: the image at quality 75 (the paper) or the original. Text (OCR) operations always reference the original.',
   ),
   controllerDetector: option(
     z.enum(['cusum', 'window']),

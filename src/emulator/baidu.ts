@@ -1,8 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { baiduFaces, baiduGeneral } from './answers.ts';
+import { isImageUnreadable } from './backends/pixels.ts';
 import { admit, bodyOf, type EmulatorContext, infer } from './context.ts';
+import type { OperationName } from './operations.ts';
 import { decodeBase64, inspectImage } from './runtime.ts';
+import { type BaiduTextOptions, baiduText } from './text-answers.ts';
 
 /**
  * Baidu AI: OAuth client-credentials tokens, then `?access_token=` on every call; errors in the body (HTTP 200) with
@@ -97,6 +100,31 @@ function intParam(params: Map<string, string>, name: string, fallback: number, m
   return value;
 }
 
+/** The OCR routes: which emulated operation each is, and whether its lines carry `location`. */
+const OCR_ROUTES: Record<string, { operation: OperationName; location: boolean }> = {
+  ocr_general_basic: { operation: 'baiduGeneralBasic', location: false },
+  ocr_accurate_basic: { operation: 'baiduAccurateBasic', location: false },
+  ocr_general: { operation: 'baiduGeneral', location: true },
+  ocr_accurate: { operation: 'baiduAccurate', location: true },
+};
+
+/** language_type values the SDK documents (CHN_ENG default); every one is read by the same Chinese-English model. */
+const LANGUAGE_TYPES = ['CHN_ENG', 'ENG', 'POR', 'FRE', 'GER', 'ITA', 'SPA', 'RUS', 'JAP', 'KOR', 'auto_detect'];
+
+/** The OCR options (Baidu's flags are the strings true/false; only `true` turns one on). */
+function ocrOptions(params: Map<string, string>, location: boolean): BaiduTextOptions {
+  const language = params.get('language_type');
+  if (language !== undefined && language !== '' && !LANGUAGE_TYPES.includes(language))
+    throw new BaiduError(216100, 'invalid param');
+  const flag = (name: string) => params.get(name) === 'true';
+  return {
+    location,
+    vertexes: flag('vertexes_location'),
+    probability: flag('probability'),
+    detectDirection: flag('detect_direction'),
+  };
+}
+
 export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void {
   // GET as well as POST, as the real service: the official Python SDK asks for its token with GET.
   const token = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -126,6 +154,10 @@ export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void 
   const operations: Record<string, string> = {
     '/rest/2.0/image-classify/v2/advanced_general': 'advanced_general',
     '/rest/2.0/face/v3/detect': 'face_detect',
+    '/rest/2.0/ocr/v1/general_basic': 'ocr_general_basic',
+    '/rest/2.0/ocr/v1/accurate_basic': 'ocr_accurate_basic',
+    '/rest/2.0/ocr/v1/general': 'ocr_general',
+    '/rest/2.0/ocr/v1/accurate': 'ocr_accurate',
   };
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const operation = operations[request.url.split('?')[0]!];
@@ -154,11 +186,20 @@ export function registerBaidu(app: FastifyInstance, ctx: EmulatorContext): void 
         const { faces, frame } = await infer(ctx, 'baiduFaceDetect', bytes);
         return reply.send(baiduFaces(faces, frame, seed, logId, maxFaceNum));
       }
+      const ocr = OCR_ROUTES[operation];
+      if (ocr) {
+        const options = ocrOptions(params, ocr.location);
+        const { bytes } = await readImage(ctx, params, encodedImageBytes);
+        const { text, frame } = await infer(ctx, ocr.operation, bytes);
+        return reply.send(baiduText(text, frame, logId, options));
+      }
       const topNum = intParam(params, 'top_num', 5, 1, 100);
       const { bytes } = await readImage(ctx, params, encodedImageBytes);
       return reply.send(baiduGeneral((await infer(ctx, 'baiduAdvancedGeneral', bytes)).classify, logId, topNum));
-    } catch (error) {
+    } catch (thrown) {
       ctx.stats.error('baidu');
+      // A readable header over unreadable pixels is a broken image, which Baidu answers as a format error.
+      const error = isImageUnreadable(thrown) ? new BaiduError(216201, 'image format error') : thrown;
       const known = error instanceof BaiduError;
       if (!known) request.log.error({ err: error }, 'baidu emulator failure');
       // Baidu answers its errors with HTTP 200 and the code in the body.

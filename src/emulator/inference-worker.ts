@@ -17,7 +17,12 @@ try {
       const job = { ...message.job, image: Buffer.from(message.job.image) };
       port.postMessage({ id: message.id, result: await set.run(job) });
     } catch (error) {
-      port.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+      const code = (error as { code?: unknown } | null)?.code;
+      port.postMessage({
+        id: message.id,
+        error: error instanceof Error ? error.message : String(error),
+        ...(typeof code === 'string' ? { code } : {}),
+      });
     }
   });
   port.postMessage({ ready: true });

@@ -64,12 +64,13 @@ export async function workerInference(
           reject(new Error(message.error ?? 'inference worker failed to start'));
           return;
         }
-        worker.on('message', (reply: { id: number; result?: InferenceAnswer; error?: string }) => {
+        worker.on('message', (reply: { id: number; result?: InferenceAnswer; error?: string; code?: string }) => {
           const job = busy.get(worker);
           busy.delete(worker);
           idle.push(worker);
           if (job && reply.id === job.id) {
-            if (reply.error !== undefined) job.reject(new Error(reply.error));
+            // The error's code survives the thread boundary, so routes answer a bad image as in-process.
+            if (reply.error !== undefined) job.reject(Object.assign(new Error(reply.error), { code: reply.code }));
             else job.resolve(reply.result!);
           }
           dispatch();

@@ -37,3 +37,18 @@ export interface ImageSize {
   width: number;
   height: number;
 }
+
+/** A word read by an OCR backend: its text, confidence (0..1) and four corners as ratios of the image. */
+export interface TextWord {
+  text: string;
+  confidence: number;
+  /** Clockwise from the text's own top-left corner. */
+  polygon: RatioPoint[];
+}
+
+/** A line read by an OCR backend, top to bottom and left to right, with its words in reading order. */
+export interface TextLine extends TextWord {
+  words: TextWord[];
+  /** Probabilities (0..1) of the line's characters, spaces left out: what its words' confidences are means of. */
+  charConfidences: number[];
+}

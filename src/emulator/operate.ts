@@ -3,7 +3,7 @@ import type { Orientation } from './backends/pixels.ts';
 import type { InferenceAnswer } from './backends/runner.ts';
 import type { EmulatorConfig } from './config.ts';
 import type { Inference } from './inference.ts';
-import type { ClassScore, Detection, ImageSize } from './models.ts';
+import type { ClassScore, Detection, ImageSize, TextLine } from './models.ts';
 import { type Binding, type OperationName, type OperationSpec, operations, parseBinding } from './operations.ts';
 
 /**
@@ -25,6 +25,8 @@ export interface OperationResult {
   /** Undefined when the operation runs without an (optional) object detector. */
   objects: Detection[] | undefined;
   faces: Detection[];
+  /** Lines of text, polygons as ratios of `frame` (empty unless the operation reads text). */
+  text: TextLine[];
 }
 
 /** The operation's documented face rules, applied at its working resolution: minimum size, then the largest N. */
@@ -42,10 +44,12 @@ function resultOf(operation: OperationName, binding: Binding, answer: InferenceA
   let classify: ClassScore[] = [];
   let objects: Detection[] | undefined;
   let faces: Detection[] = [];
+  let text: TextLine[] = [];
   for (const r of mine) {
     if (r.task === 'classify') classify = r.value;
     else if (r.task === 'objects') objects = r.value;
-    else faces = r.value;
+    else if (r.task === 'faces') faces = r.value;
+    else text = r.value;
   }
   return {
     frame: answer.frame,
@@ -53,6 +57,7 @@ function resultOf(operation: OperationName, binding: Binding, answer: InferenceA
     classify,
     objects,
     faces: faceRules(operations[operation], faces, answer.working),
+    text,
   };
 }
 

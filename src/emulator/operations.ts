@@ -1,5 +1,6 @@
 import type { CatalogEntry } from './backends/engines.ts';
 import { formatResolution, type Orientation, parseResolution, type WorkingResolution } from './backends/pixels.ts';
+import { PPOCR_BACKEND } from './backends/ppocr.ts';
 import type { InferenceJob } from './backends/runner.ts';
 import type { Task } from './backends/tasks.ts';
 import type { ApiName } from './runtime.ts';
@@ -29,6 +30,15 @@ export interface OperationSpec {
   /** Why the default is what it is. */
   source: string;
 }
+
+/**
+ * Where the text operations read: neither AWS nor Baidu documents a working resolution for OCR, so the one documented
+ * figure stands in, PaddleOCR's own: its detector's default limit is a longer side of 960 (det_limit_side_len 960,
+ * limit_type max). Text too small at that size is lost, as by a service that shrinks uploads to its working size.
+ */
+export const OCR_WORKING_SIDE = 960;
+const OCR_SOURCE =
+  'Undocumented for the API; PaddleOCR runs its PP-OCR detector at a longer side of at most 960 (det_limit_side_len), the one documented figure for this model family.';
 
 export const operations = {
   rekognitionDetectLabels: {
@@ -88,6 +98,41 @@ export const operations = {
     default: 'yunet@1920x1080',
     source:
       "Baidu's face detection guide (swan.ai.faceDetect, which calls face v3 detect) recommends images within 1920x1080.",
+  },
+  rekognitionDetectText: {
+    api: 'rekognition',
+    title: 'Rekognition DetectText',
+    required: ['text'],
+    default: `${PPOCR_BACKEND}@${OCR_WORKING_SIDE}`,
+    source: OCR_SOURCE,
+  },
+  baiduGeneralBasic: {
+    api: 'baidu',
+    title: 'Baidu ocr/v1/general_basic',
+    required: ['text'],
+    default: `${PPOCR_BACKEND}@${OCR_WORKING_SIDE}`,
+    source: OCR_SOURCE,
+  },
+  baiduAccurateBasic: {
+    api: 'baidu',
+    title: 'Baidu ocr/v1/accurate_basic',
+    required: ['text'],
+    default: `${PPOCR_BACKEND}@${OCR_WORKING_SIDE}`,
+    source: OCR_SOURCE,
+  },
+  baiduGeneral: {
+    api: 'baidu',
+    title: 'Baidu ocr/v1/general',
+    required: ['text'],
+    default: `${PPOCR_BACKEND}@${OCR_WORKING_SIDE}`,
+    source: OCR_SOURCE,
+  },
+  baiduAccurate: {
+    api: 'baidu',
+    title: 'Baidu ocr/v1/accurate',
+    required: ['text'],
+    default: `${PPOCR_BACKEND}@${OCR_WORKING_SIDE}`,
+    source: OCR_SOURCE,
   },
 } as const satisfies Record<string, OperationSpec>;
 

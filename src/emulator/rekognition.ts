@@ -2,9 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { verifySigV4 } from '../aws/sigv4.ts';
 import { rekognitionFaces, rekognitionLabels } from './answers.ts';
+import { isImageUnreadable } from './backends/pixels.ts';
 import { admit, bodyOf, type EmulatorContext, infer } from './context.ts';
 import type { Detection, ImageSize } from './models.ts';
 import { decodeBase64, type ImageInfo, inspectImage } from './runtime.ts';
+import { detectTextParams, rekognitionText } from './text-answers.ts';
 
 /** Rekognition, JSON 1.1 over `POST /` with X-Amz-Target, SigV4-signed. Limits from PROVIDERS.md. */
 
@@ -168,6 +170,13 @@ async function operate(ctx: EmulatorContext, operation: string, body: Record<str
     return rekognitionFaces((await infer(ctx, 'rekognitionDetectFaces', bytes)).faces);
   }
   if (operation === 'CompareFaces') return compareFaces(ctx, body);
+  if (operation === 'DetectText') {
+    const params = detectTextParams(body.Filters);
+    if ('invalid' in params)
+      throw new AwsError('InvalidParameterException', `Request has invalid parameters: ${params.invalid}`);
+    const { bytes } = await decodeImage(ctx, body.Image, 'Image');
+    return rekognitionText((await infer(ctx, 'rekognitionDetectText', bytes)).text, params);
+  }
   throw new AwsError('UnsupportedOperationException', `The emulator does not implement ${operation}.`);
 }
 
@@ -203,6 +212,9 @@ export function registerRekognition(app: FastifyInstance, ctx: EmulatorContext):
     } catch (error) {
       ctx.stats.error('rekognition');
       if (error instanceof AwsError) return sendError(reply, error);
+      // A header that reads but pixels that do not (a truncated upload): AWS's answer to an image it cannot decode.
+      if (isImageUnreadable(error))
+        return sendError(reply, new AwsError('InvalidImageFormatException', 'Request has invalid image format'));
       request.log.error({ err: error }, 'rekognition emulator failure');
       return sendError(reply, new AwsError('InternalServerError', 'Internal server error', 500));
     } finally {

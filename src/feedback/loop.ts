@@ -5,6 +5,7 @@ import type { CodecLimits } from '../codec/types.ts';
 import { SIDES } from '../policy/actions.ts';
 import { FixedQualityPolicy } from '../policy/fixed.ts';
 import type { DecisionContext, Policy } from '../policy/types.ts';
+import type { TaskKind } from '../providers/types.ts';
 import { type Exchange, referenceExchange, type SlotWork, sentBytesOf } from '../request/exchange.ts';
 import type { LearningHooks } from '../request/steps.ts';
 import { type CalibrationConfig, type CalibrationSnapshot, type CalibrationState, Calibrator } from './calibration.ts';
@@ -23,7 +24,11 @@ export interface LearningLoopOptions {
   sampler: ReferenceSampler;
   log?: DecisionLog;
   referenceKind: 'q75' | 'original';
+  /** Per task kind, a reference kind that replaces `referenceKind` (text: the original, docs/EMULATOR.md). */
+  referenceKinds?: Partial<Record<TaskKind, 'q75' | 'original'>>;
   controller: Omit<ControllerConfig, 'modelId'>;
+  /** Per task kind, the controller's safe quality when it must be safer than the controller's own. */
+  safeQualities?: Partial<Record<TaskKind, number>>;
   codecLimits: CodecLimits;
   /** Runs a reference exchange through the request path's rebuild -> sign -> forward -> read-answer steps. */
   runReference: (reference: Exchange) => Promise<void>;
@@ -73,7 +78,8 @@ export class LearningLoop implements LearningHooks {
       const { controller, calibrator } = tracked[i]!;
       const route = controller.route(granted);
       if (route.mode === 'safe') {
-        slot.plan = { route, policy: safePolicy(route.safeQuality ?? 75) };
+        const safe = Math.max(route.safeQuality ?? 75, this.#options.safeQualities?.[slot.operation.kind] ?? 0);
+        slot.plan = { route, policy: safePolicy(safe) };
         return;
       }
       // The routed policy (a router holds each model while it decides, so a hot swap cannot release it mid-use).
@@ -286,7 +292,8 @@ export class LearningLoop implements LearningHooks {
     for (const slot of decided) {
       const original = slot.outcome!.original!;
       let reference = original.bytes;
-      if (this.#options.referenceKind === 'q75') {
+      const kind = this.#options.referenceKinds?.[slot.operation.kind] ?? this.#options.referenceKind;
+      if (kind === 'q75') {
         const encoded = await encodeJpeg(original, { quality: 75 }, this.#options.codecLimits).catch(() => undefined);
         // A q75 larger than what the client sent would only cost more: the original is the better reference then.
         if (encoded && encoded.bytes.length < original.bytes.length) reference = encoded.bytes;

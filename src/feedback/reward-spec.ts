@@ -12,7 +12,14 @@
  */
 import type { Answer } from '../answer.ts';
 import type { TaskKind } from '../providers/types.ts';
-import { faceRecall, isUsableReference, labelOverlap, paperAccuracy, textSimilarity } from './rewards.ts';
+import {
+  faceRecall,
+  isUsableReference,
+  labelOverlap,
+  paperAccuracy,
+  textSimilarity,
+  wordAgreement,
+} from './rewards.ts';
 
 export interface RewardWeights {
   /** Weight of `paperAccuracy` (the reference's top-1 label is among the answer's). */
@@ -21,13 +28,15 @@ export interface RewardWeights {
   overlap: number;
   /** Weight of `faceRecall` at IoU 0.5. */
   faces: number;
-  /** Weight of `textSimilarity` of the answers' text. */
+  /** Weight of `textSimilarity` of the answers' text (characters: 1 - normalised edit distance). */
   text: number;
+  /** Weight of `wordAgreement` of the answers' text (words: F1 of the word multisets). */
+  words: number;
   /** Weight of the size ratio (bytes sent / reference bytes), subtracted. */
   size: number;
 }
 
-const none: RewardWeights = Object.freeze({ accuracy: 0, overlap: 0, faces: 0, text: 0, size: 1 });
+const none: RewardWeights = Object.freeze({ accuracy: 0, overlap: 0, faces: 0, text: 0, words: 0, size: 1 });
 
 /**
  * Defaults per kind, size weight 1 as in the paper (so rewards stay on the published scale). Labels: the paper's
@@ -37,9 +46,23 @@ const none: RewardWeights = Object.freeze({ accuracy: 0, overlap: 0, faces: 0, t
 export const defaultRewardWeights: Readonly<Record<TaskKind, Readonly<RewardWeights>>> = Object.freeze({
   labels: Object.freeze({ ...none, accuracy: 1 }),
   faces: Object.freeze({ ...none, faces: 1 }),
-  text: Object.freeze({ ...none, text: 1 }),
+  text: Object.freeze({ ...none, words: 1 }),
   compare: Object.freeze({ ...none, overlap: 0.5, faces: 0.5 }),
 });
+
+/**
+ * The measures that can say something about a kind's answers. A text answer has no labels or faces, and the other
+ * kinds' answers no text: a weight on a measure outside this list would score every answer of the kind alike (the
+ * placeholder model's `accuracy: 1` judged OCR answers 1 whatever text came back, so calibration saw no harm), so it
+ * is dropped.
+ */
+export const MEASURES_OF: Readonly<Record<TaskKind, readonly AgreementMeasure[]>> = Object.freeze({
+  labels: ['accuracy', 'overlap', 'faces'],
+  faces: ['accuracy', 'overlap', 'faces'],
+  compare: ['accuracy', 'overlap', 'faces'],
+  text: ['text', 'words'],
+});
+export type AgreementMeasure = Exclude<keyof RewardWeights, 'size'>;
 
 export interface RewardSpec {
   readonly kind: TaskKind;
@@ -57,24 +80,29 @@ export interface RewardSpec {
 
 /**
  * The spec for a kind, with some weights replaced (e.g. a model's `reward_weights`, or the trainer's tuned size
- * weight). Unknown weight names are ignored; with every agreement weight 0 the kind's defaults measure agreement.
+ * weight). Unknown weight names, and weights of measures that cannot read the kind's answers (MEASURES_OF), are
+ * ignored; with no agreement weight left above 0 the kind's defaults measure agreement.
  */
 export function rewardSpec(kind: TaskKind, weights: Partial<Record<string, number>> = {}): RewardSpec {
   const base = defaultRewardWeights[kind];
-  const pick = (name: keyof RewardWeights) => {
+  const applies = MEASURES_OF[kind];
+  const valid = (name: keyof RewardWeights) => {
     const value = weights[name];
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : base[name];
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
   };
-  const given: RewardWeights = {
+  // Weights that say how to measure replace the defaults as a set (a measure they leave out weighs 0); none given
+  // (a trained model card with only its size weight, or only weights for other kinds), the kind's defaults measure.
+  const given = applies.some((name) => (valid(name) ?? 0) > 0);
+  const pick = (name: AgreementMeasure) => (!applies.includes(name) ? 0 : given ? (valid(name) ?? 0) : base[name]);
+  const measured: RewardWeights = {
     accuracy: pick('accuracy'),
     overlap: pick('overlap'),
     faces: pick('faces'),
     text: pick('text'),
-    size: pick('size'),
+    words: pick('words'),
+    size: valid('size') ?? base.size,
   };
-  const measured =
-    given.accuracy + given.overlap + given.faces + given.text > 0 ? given : { ...base, size: given.size };
-  const total = measured.accuracy + measured.overlap + measured.faces + measured.text;
+  const sumOfWeights = measured.accuracy + measured.overlap + measured.faces + measured.text + measured.words;
   return Object.freeze({
     kind,
     weights: Object.freeze(measured),
@@ -84,8 +112,9 @@ export function rewardSpec(kind: TaskKind, weights: Partial<Record<string, numbe
       if (measured.accuracy) sum += measured.accuracy * paperAccuracy(reference, answer);
       if (measured.overlap) sum += measured.overlap * labelOverlap(reference, answer);
       if (measured.faces) sum += measured.faces * faceRecall(reference, answer);
-      if (measured.text) sum += measured.text * textSimilarity(reference.text, answer?.text);
-      return sum / total;
+      if (answer && measured.text) sum += measured.text * textSimilarity(reference.text, answer.text);
+      if (answer && measured.words) sum += measured.words * wordAgreement(reference.text, answer.text);
+      return sum / sumOfWeights;
     },
     reward: (agreement: number, sizeRatio: number) => agreement - measured.size * sizeRatio,
     usableReference: (reference: Answer | null | undefined): reference is Answer =>

@@ -137,3 +137,40 @@ export function textSimilarity(referenceText: string | undefined, text: string |
   if (longest === 0) return 1;
   return 1 - levenshtein(a, b) / longest;
 }
+
+/** Scripts written without spaces between words: each of their characters is a token of its own. */
+const UNSPACED = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}';
+const TOKEN = new RegExp(`[${UNSPACED}]|[^\\s${UNSPACED}]+`, 'gu');
+
+/**
+ * The words of a text: runs of characters between whitespace (Rekognition's definition of a word), except that Chinese,
+ * Japanese and Korean characters count one each (those scripts put no spaces between words). Case and punctuation
+ * are kept: "0rder" is not "Order" to a client that parses the text.
+ */
+export function textTokens(text: string): string[] {
+  return text.match(TOKEN) ?? [];
+}
+
+/**
+ * Word agreement: the F1 of the two texts' word multisets (`textTokens`),
+ *   2 x shared words / (reference words + answer words),
+ * the harmonic mean of the share of reference words recovered and the share of answer words that are the reference's.
+ * Order-free: two lines read in the other order (their boxes a pixel apart) lose nothing, a word misread, dropped or
+ * invented costs one. 1 for two empty texts, 0 when exactly one is empty; undefined text counts as empty.
+ */
+export function wordAgreement(referenceText: string | undefined, text: string | undefined): number {
+  const reference = textTokens(referenceText ?? '');
+  const answer = textTokens(text ?? '');
+  if (reference.length + answer.length === 0) return 1;
+  const counts = new Map<string, number>();
+  for (const word of reference) counts.set(word, (counts.get(word) ?? 0) + 1);
+  let shared = 0;
+  for (const word of answer) {
+    const left = counts.get(word) ?? 0;
+    if (left > 0) {
+      shared++;
+      counts.set(word, left - 1);
+    }
+  }
+  return (2 * shared) / (reference.length + answer.length);
+}

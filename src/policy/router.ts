@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { InspectedImage } from '../codec/types.ts';
+import type { TaskKind } from '../providers/types.ts';
 import { PolicyError } from './errors.ts';
 import type { Exploration } from './exploration.ts';
 import { OnnxPolicy } from './onnx-policy.ts';
@@ -12,6 +13,9 @@ import type { Decision, DecisionContext, Policy } from './types.ts';
  *
  * Keys: `provider/operation` (e.g. `rekognition/DetectLabels`), `provider`, or `*`; the most specific wins. A key whose
  * model is missing or refused uses the fallback (a fixed quality) until a good file appears.
+ * Kind fallbacks: an operation of a listed task kind (text) without a model of its own (its `provider/operation` key)
+ * gets that kind's policy, never a provider's or the `*` model: those learned from other kinds of answers, and a
+ * labels-trained placeholder says nothing about what compression does to text.
  * Swaps are atomic: a decision holds the model it started with, and a replaced model's session is released only
  * after its in-flight decisions finish. A failed (re)load keeps the current model and is reported via onEvent/status.
  * Watching uses fs.watch on each file's directory (not the file), so atomic replacement by rename is seen.
@@ -20,6 +24,11 @@ export interface PolicyRouterOptions {
   /** key -> ONNX model path. */
   models: Readonly<Record<string, string>>;
   fallback: Policy;
+  /** Per task kind, the policy for its operations that have no model of their own; `kindOf` says an operation's kind. */
+  kindFallbacks?: {
+    policies: Partial<Record<TaskKind, Policy>>;
+    kindOf(context: DecisionContext): TaskKind | undefined;
+  };
   exploration: Exploration;
   rng?: Rng;
   /** Watch model files and reload on change (default true). */
@@ -44,6 +53,8 @@ export interface ModelSlotStatus {
 
 export interface PolicyRouterStatus {
   fallbackId: string;
+  /** Per task kind with a kind fallback, its policy's id. */
+  kindFallbackIds: Record<string, string>;
   exploration: Exploration;
   models: ModelSlotStatus[];
 }
@@ -95,8 +106,9 @@ export class PolicyRouter implements Policy {
   }
 
   async decide(image: InspectedImage, context: DecisionContext): Promise<Decision> {
-    const lease = this.#slotFor(context)?.current;
-    if (!lease) return this.#options.fallback.decide(image, context);
+    const route = this.#route(context);
+    if (!('lease' in route)) return route.policy.decide(image, context);
+    const { lease } = route;
     lease.inflight++;
     try {
       return await lease.policy.decide(image, context);
@@ -108,7 +120,8 @@ export class PolicyRouter implements Policy {
 
   /** The policy that would decide for this context right now. */
   policyFor(context: DecisionContext): Policy {
-    return this.#slotFor(context)?.current?.policy ?? this.#options.fallback;
+    const route = this.#route(context);
+    return 'lease' in route ? route.lease.policy : route.policy;
   }
 
   /** Reload one key or all (admin request). Resolves with what happened per key; never throws for a bad file. */
@@ -119,8 +132,10 @@ export class PolicyRouter implements Policy {
   }
 
   status(): PolicyRouterStatus {
+    const kinds = Object.entries(this.#options.kindFallbacks?.policies ?? {});
     return {
       fallbackId: this.#options.fallback.id,
+      kindFallbackIds: Object.fromEntries(kinds.map(([kind, policy]) => [kind, policy!.id])),
       exploration: this.#options.exploration,
       models: [...this.#slots.values()].map((slot) => {
         const status: ModelSlotStatus = { key: slot.key, path: slot.path };
@@ -144,6 +159,18 @@ export class PolicyRouter implements Policy {
       slot.current = undefined;
     }
     await Promise.all(releases);
+  }
+
+  /** The live model serving a context, or the policy standing in for one (the kind's, else the fallback). */
+  #route(context: DecisionContext): { lease: Lease } | { policy: Policy } {
+    const own = this.#slots.get(`${context.provider}/${context.operation}`)?.current;
+    if (own) return { lease: own };
+    const kinds = this.#options.kindFallbacks;
+    const kind = kinds?.kindOf(context);
+    const kindPolicy = kind ? kinds?.policies[kind] : undefined;
+    if (kindPolicy) return { policy: kindPolicy };
+    const lease = this.#slotFor(context)?.current;
+    return lease ? { lease } : { policy: this.#options.fallback };
   }
 
   #slotFor(context: DecisionContext): Slot | undefined {

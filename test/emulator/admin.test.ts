@@ -140,10 +140,13 @@ describe('emulator admin routes and admission', () => {
       'fastestdet:objects',
       'mobilenet-v3-small:classify',
       'mobilenetv2-12-int8:classify',
+      'ppocr-v4:text',
       'ultraface-rfb-320:faces',
       'yolox-nano:objects',
       'yunet:faces',
     ]);
+    // The OCR engine is an engine, not a spec'd model: listed as one.
+    assert.equal((backends.find((b) => b.name === 'ppocr-v4') as { engine?: boolean }).engine, true);
     await app.close();
   });
 

@@ -86,6 +86,14 @@ describe('model specs: the shape of a spec', () => {
     assert.equal((await refusal(() => parseSpec(crop, 'x.json'))).field, 'input.resize.rule');
   });
 
+  it('refuses a spec for the text task: OCR is an engine (several models), not one spec', async () => {
+    const text = shipped('fastestdet');
+    text.task = 'text';
+    const error = await refusal(() => parseSpec(text, 'x.json'));
+    assert.equal(error.field, 'task');
+    assert.match(error.message, /engine/);
+  });
+
   it('refuses a weights file missing from --model-dir and a file that is not JSON, naming the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'specs-'));
     try {

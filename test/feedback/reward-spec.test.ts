@@ -24,10 +24,33 @@ describe('the reward spec', () => {
   });
 
   test("a model's reward_weights replace the kind's defaults; agreement is their weighted mean", () => {
-    const spec = rewardSpec('labels', { accuracy: 1, overlap: 2, faces: 3, text: 4, size: 2 });
-    close(spec.agreement(reference, answer), (1 + (2 * 0.6) / 0.9 + 0 + 4) / 10);
+    const spec = rewardSpec('labels', { accuracy: 1, overlap: 2, faces: 3, size: 2 });
+    close(spec.agreement(reference, answer), (1 + (2 * 0.6) / 0.9 + 0) / 6);
     close(spec.reward(0.5, 0.25), 0);
-    assert.deepEqual(spec.weights, { accuracy: 1, overlap: 2, faces: 3, text: 4, size: 2 });
+    assert.deepEqual(spec.weights, { accuracy: 1, overlap: 2, faces: 3, text: 0, words: 0, size: 2 });
+  });
+
+  test('text answers are judged by word agreement by default, characters on request', () => {
+    const ref: Answer = { labels: [], faces: [], text: 'Total due 42.50 EUR' };
+    const misread: Answer = { labels: [], faces: [], text: 'Total due 42.5O EUR' };
+    assert.deepEqual(rewardSpec('text').weights, { ...defaultRewardWeights.text });
+    assert.equal(defaultRewardWeights.text.words, 1);
+    // One word of four misread: word F1 0.75, while 18 of 19 characters are still right.
+    assert.equal(rewardSpec('text').agreement(ref, misread), 0.75);
+    close(rewardSpec('text', { text: 1 }).agreement(ref, misread), 18 / 19);
+    close(rewardSpec('text', { text: 1, words: 1 }).agreement(ref, misread), (18 / 19 + 0.75) / 2);
+  });
+
+  test("weights on measures that cannot read a kind's answers are dropped (the placeholder's accuracy on OCR)", () => {
+    // The placeholder model's reward_weights: judged by label accuracy, every text answer (no labels) would agree 1.
+    const placeholder = { accuracy: 1, size: 1 };
+    const ref: Answer = { labels: [], faces: [], text: 'EXIT' };
+    const lost: Answer = { labels: [], faces: [], text: '' };
+    const spec = rewardSpec('text', placeholder);
+    assert.deepEqual(spec.weights, { ...defaultRewardWeights.text, size: 1 });
+    assert.equal(spec.agreement(ref, lost), 0);
+    // And text weights say nothing about labels.
+    assert.deepEqual(rewardSpec('labels', { text: 1, words: 1 }).weights, defaultRewardWeights.labels);
   });
 
   test('only a size weight (a trained model card) keeps the kind default measure; unknown names are ignored', () => {
@@ -40,10 +63,13 @@ describe('the reward spec', () => {
     );
   });
 
-  test('a failed upload agrees 0 under every kind', () => {
+  test('a failed upload agrees 0 under every kind, even against an empty reference', () => {
     for (const kind of ['labels', 'faces', 'text', 'compare'] as const) {
       assert.equal(rewardSpec(kind).agreement(reference, undefined), 0, kind);
     }
+    const blank: Answer = { labels: [], faces: [], text: '' };
+    assert.equal(rewardSpec('text').agreement(blank, undefined), 0);
+    assert.equal(rewardSpec('text', { text: 1 }).agreement(blank, undefined), 0);
   });
 
   test('an empty reference judges nothing for labels (the paper) but is evidence for the other kinds', () => {

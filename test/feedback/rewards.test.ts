@@ -8,6 +8,8 @@ import {
   levenshtein,
   paperAccuracy,
   textSimilarity,
+  textTokens,
+  wordAgreement,
 } from '../../src/feedback/rewards.ts';
 
 const labels = (...pairs: [string, number][]): Answer => ({
@@ -102,5 +104,43 @@ describe('text similarity', () => {
     assert.equal(textSimilarity(undefined, undefined), 1);
     assert.equal(textSimilarity('SPEED 30', undefined), 0);
     assert.equal(textSimilarity('Straße', 'Strasse'), 1 - 2 / 7);
+  });
+});
+
+describe('word agreement', () => {
+  test('F1 of the word multisets: misread, dropped and invented words each cost one', () => {
+    const reference = 'Total due 42.50 EUR\nincluding VAT';
+    assert.equal(wordAgreement(reference, reference), 1);
+    // One word misread: 5 of 6 shared, F1 = 2 * 5 / 12.
+    assert.equal(wordAgreement(reference, 'Total due 42.50 EUR\nincluding VAI'), 10 / 12);
+    // One dropped: 5 shared of 6 and 5.
+    assert.equal(wordAgreement(reference, 'Total due 42.50 EUR\nincluding'), 10 / 11);
+    // One invented.
+    assert.equal(wordAgreement(reference, `${reference} x`), 12 / 13);
+    // A repeated word counts as often as it appears.
+    assert.equal(wordAgreement('exit exit', 'exit'), 2 / 3);
+  });
+
+  test('order-free: lines read in another order agree fully (character similarity does not)', () => {
+    const reference = 'Gate A\nGate B';
+    const swapped = 'Gate B\nGate A';
+    assert.equal(wordAgreement(reference, swapped), 1);
+    assert.ok(textSimilarity(reference, swapped) < 1);
+  });
+
+  test('empty and missing texts; case and punctuation count', () => {
+    assert.equal(wordAgreement('', ''), 1);
+    assert.equal(wordAgreement(undefined, '  \n '), 1);
+    assert.equal(wordAgreement('STOP', ''), 0);
+    assert.equal(wordAgreement('', 'STOP'), 0);
+    assert.equal(wordAgreement('Order 58213', '0rder 58213'), 0.5);
+    assert.equal(wordAgreement('Exit.', 'Exit'), 0);
+  });
+
+  test('Chinese, Japanese and Korean characters are words of their own', () => {
+    assert.deepEqual(textTokens('青島啤酒 TSINGTAO 2024'), ['青', '島', '啤', '酒', 'TSINGTAO', '2024']);
+    assert.deepEqual(textTokens('カタカナとひらがな'), ['カ', 'タ', 'カ', 'ナ', 'と', 'ひ', 'ら', 'が', 'な']);
+    // One character misread in a four-character sign costs a quarter of it, not the whole sign.
+    assert.equal(wordAgreement('一番搾り', '一番摔り'), 0.75);
   });
 });

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inspectImage } from '../../src/codec/inspect.ts';
 import { FEATURE_VERSION } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
+import { QualityLadderPolicy } from '../../src/policy/ladder.ts';
 import { parseModelMap } from '../../src/policy/model-map.ts';
 import { PolicyRouter, type PolicyRouterEvent } from '../../src/policy/router.ts';
 import { syntheticJpeg } from '../codec/images.ts';
@@ -134,4 +135,44 @@ test('policy model map: key=path pairs or JSON; bad keys are refused naming the 
   assert.deepEqual(parseModelMap('{"baidu":"c.onnx"}', '--policy-models'), { baidu: 'c.onnx' });
   assert.throws(() => parseModelMap('Bad Key=a.onnx', '--policy-models'), /--policy-models/);
   assert.throws(() => parseModelMap('noequals', '--policy-models'), /--policy-models/);
+});
+
+test('a text operation without a model of its own gets its kind fallback, not the provider or * model', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'star.onnx'), modelBytes([0, 1], { model_id: 'star-model' }));
+  await writeFile(join(dir, 'baidu.onnx'), modelBytes([0, 1], { model_id: 'baidu-model' }));
+  await writeFile(join(dir, 'text.onnx'), modelBytes([0, 1], { model_id: 'rek-text-model' }));
+  const kinds: Record<string, 'text' | 'labels'> = {
+    'baidu/ocr/v1/general_basic': 'text',
+    'baidu/image-classify/v2/advanced_general': 'labels',
+    'rekognition/DetectText': 'text',
+  };
+  const ladder = new QualityLadderPolicy([90, 80], 'text-ladder');
+  const router = await PolicyRouter.create({
+    models: {
+      '*': join(dir, 'star.onnx'),
+      baidu: join(dir, 'baidu.onnx'),
+      'rekognition/DetectText': join(dir, 'text.onnx'),
+    },
+    fallback: new FixedQualityPolicy(35),
+    kindFallbacks: { policies: { text: ladder }, kindOf: (c) => kinds[`${c.provider}/${c.operation}`] },
+    exploration,
+    watch: false,
+  });
+  const image = await inspectImage(await syntheticJpeg(64, 48, 90), { maxInputPixels: 1e7 });
+  const ocr = { provider: 'baidu', operation: 'ocr/v1/general_basic' };
+  assert.equal((await router.decide(image, ocr)).modelId, 'text-ladder');
+  assert.equal(router.policyFor(ocr), ladder);
+  // A text operation with its own model is the model's; other kinds route as before.
+  assert.equal(
+    (await router.decide(image, { provider: 'rekognition', operation: 'DetectText' })).modelId,
+    'rek-text-model',
+  );
+  assert.equal(
+    (await router.decide(image, { provider: 'baidu', operation: 'image-classify/v2/advanced_general' })).modelId,
+    'baidu-model',
+  );
+  assert.equal((await router.decide(image, labels)).modelId, 'star-model');
+  assert.deepEqual(router.status().kindFallbackIds, { text: 'text-ladder' });
+  await router.close();
 });

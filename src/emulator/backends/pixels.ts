@@ -14,6 +14,31 @@ import type { InputSpec } from './spec.ts';
  */
 export type WorkingResolution = 'native' | { long: number; short: number };
 
+/**
+ * The upload's header was readable but its pixels are not (a truncated or damaged file): the client's fault, which each
+ * API answers with its own bad-image error. Thrown where pixels are decoded; crosses the worker boundary by `code`.
+ */
+export class ImageUnreadableError extends Error {
+  readonly code = 'EMULATOR_IMAGE_UNREADABLE';
+  constructor(cause: unknown) {
+    super(`image data unreadable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ImageUnreadableError';
+  }
+}
+
+/** True for an ImageUnreadableError, also after it crossed from a worker thread as a plain error with its code. */
+export const isImageUnreadable = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === 'EMULATOR_IMAGE_UNREADABLE';
+
+/** A sharp pipeline's output, its failures as ImageUnreadableError (only decoding can fail in these pipelines). */
+export async function decoded<T>(pipeline: Promise<T>): Promise<T> {
+  try {
+    return await pipeline;
+  } catch (error) {
+    throw new ImageUnreadableError(error);
+  }
+}
+
 /** 'exif': JPEG EXIF orientation applied (PNG as stored), as Rekognition documents; 'stored': pixels as stored. */
 export type Orientation = 'exif' | 'stored';
 
@@ -59,7 +84,7 @@ export async function openImage(
   orientation: Orientation,
   resolution: WorkingResolution,
 ): Promise<PixelSource> {
-  const meta = await sharp(bytes).metadata();
+  const meta = await decoded(sharp(bytes).metadata());
   const orient = orientation === 'exif' && meta.format === 'jpeg';
   const frame = orient ? meta.autoOrient : { width: meta.width, height: meta.height };
   const start = () => (orient ? sharp(bytes).autoOrient() : sharp(bytes));
@@ -68,12 +93,16 @@ export async function openImage(
     return { frame, ...size, open: start };
   }
   // The service's own downscale, once; every model then resizes from these pixels.
-  const data = await start()
-    .removeAlpha()
-    .toColourspace('srgb')
-    .resize({ width: size.width, height: size.height, fit: 'fill' })
-    .raw()
-    .toBuffer();
+  // Transparent areas become white (as paper, and as OCR engines read them), not whatever colour they store.
+  const data = await decoded(
+    start()
+      .flatten({ background: '#ffffff' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize({ width: size.width, height: size.height, fit: 'fill' })
+      .raw()
+      .toBuffer(),
+  );
   return {
     frame,
     ...size,
@@ -152,13 +181,16 @@ function plan(spec: InputSpec, width: number, height: number, longSide?: number)
  */
 export async function modelInput(source: PixelSource, spec: InputSpec, longSide?: number): Promise<ModelInput> {
   const p = plan(spec, source.width, source.height, longSide);
-  const { data, info } = await source
-    .open()
-    .removeAlpha()
-    .toColourspace('srgb')
-    .resize({ width: p.resizeWidth, height: p.resizeHeight, fit: p.fit })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await decoded(
+    source
+      .open()
+      .flatten({ background: '#ffffff' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize({ width: p.resizeWidth, height: p.resizeHeight, fit: p.fit })
+      .raw()
+      .toBuffer({ resolveWithObject: true }),
+  );
   const W = p.inputWidth;
   const H = p.inputHeight;
   const x0 = p.crop ? Math.floor((info.width - W) / 2) : 0;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { taskNames } from './tasks.ts';
+import { taskNames, tasks } from './tasks.ts';
 
 /**
  * A backend model as data: which ONNX file, how pixels become its input tensor, how its output becomes classes or boxes,
@@ -142,6 +142,12 @@ export function parseSpec(value: unknown, file: string): ModelSpec {
   }
   const spec = parsed.data;
   const { output, input: inp } = spec;
+  if (tasks[spec.task].outputs.length === 0)
+    throw new ModelSpecError(
+      file,
+      'task',
+      `${spec.task} is answered by an engine (backends/engines.ts), not by a spec`,
+    );
   if (spec.task === 'classify' && output.kind !== 'classifier')
     throw new ModelSpecError(file, 'output.kind', `task classify needs a classifier output, not ${output.kind}`);
   if (spec.task !== 'classify' && output.kind !== 'detector')

@@ -4,7 +4,7 @@ import { upsideDown } from './classify-angle.ts';
 import { detectText } from './detect.ts';
 import { loadCharset } from './dictionary.ts';
 import { type Point, type Quad, rotateQuad, scaleQuad } from './geometry.ts';
-import { decodeForOcr } from './image.ts';
+import { decodeForOcr, type RgbImage } from './image.ts';
 import { ocrModelPaths } from './model-files.ts';
 import { recLayout, recogniseLine, SPACE_RECOVERY_PROB } from './recognise.ts';
 import { cropSize } from './strip.ts';
@@ -60,6 +60,11 @@ export interface OcrWord {
 
 export interface OcrLine extends OcrWord {
   words: OcrWord[];
+  /**
+   * The probability of each character the recogniser read, spaces left out, in reading order: what the words'
+   * confidences are means of, and what a service's per-line statistics (Baidu's `probability`) come from.
+   */
+  charConfidences: number[];
 }
 
 export interface OcrResult {
@@ -70,8 +75,16 @@ export interface OcrResult {
   lines: OcrLine[];
 }
 
+/** What reading decoded pixels takes: the recognition options; the pixels are already at their working size. */
+export type PixelReadOptions = Pick<ReadOptions, 'minScore' | 'spaceProb'>;
+
 export interface OcrEngine {
   read(image: Buffer, options?: ReadOptions): Promise<OcrResult>;
+  /**
+   * Read pixels someone else decoded and brought to a working size (the emulator's runner does, for every backend):
+   * no decode, no resize, coordinates in the pixels given. At most MAX_WORKING_SIDE on the longer side.
+   */
+  readPixels(image: RgbImage, options?: PixelReadOptions): Promise<OcrResult>;
   release(): Promise<void>;
 }
 
@@ -122,22 +135,30 @@ export async function loadOcrEngine(options: OcrEngineOptions = {}): Promise<Ocr
     loadCharset(paths.dictionary),
   ]);
 
-  const read = async (image: Buffer, readOptions: ReadOptions = {}): Promise<OcrResult> => {
-    const opts = validReadOptions(readOptions);
-    const { working, frame } = await decodeForOcr(image, opts);
+  /** Detection, orientation and recognition on the working pixels; polygons mapped by `toFrame`. */
+  const recognise = async (
+    working: RgbImage,
+    opts: Required<PixelReadOptions>,
+    toFrame: (q: Quad) => OcrPoint[],
+  ): Promise<OcrLine[]> => {
     const detected = await detectText(detector, working);
     const upright = detected.map(({ quad }) => {
       const { width, height } = cropSize(quad);
       return height / Math.max(width, 1e-6) >= VERTICAL_RATIO ? rotateQuad(quad, 1) : quad;
     });
     const flips = await upsideDown(classifier, working, upright);
-    const sx = frame.width / working.width;
-    const sy = frame.height / working.height;
-    const toFrame = (q: Quad): OcrPoint[] => scaleQuad(q, sx, sy).map(roundPoint);
     const lines: OcrLine[] = [];
     for (let i = 0; i < upright.length; i++) {
-      const quad = flips[i] ? rotateQuad(upright[i]!, 2) : upright[i]!;
-      const line = await recogniseLine(recogniser, working, quad, charset, opts.spaceProb);
+      // The classifier proposes, the recogniser decides: it squeezes a long line into 192 px and then calls some
+      // upright lines upside down (a 7-line notice card lost "Opening hours Monday to Friday 9:00 to 17:30", read
+      // at 0.99 upright and as nothing turned over). A turn is kept only when it reads at least as confidently.
+      let quad = upright[i]!;
+      let line = await recogniseLine(recogniser, working, quad, charset, opts.spaceProb);
+      if (flips[i]) {
+        const turned = rotateQuad(quad, 2);
+        const reading = await recogniseLine(recogniser, working, turned, charset, opts.spaceProb);
+        if (reading.confidence >= line.confidence) [quad, line] = [turned, reading];
+      }
       const text = line.text.trim();
       if (text.length === 0 || line.confidence < opts.minScore) continue;
       lines.push({
@@ -149,9 +170,31 @@ export async function loadOcrEngine(options: OcrEngineOptions = {}): Promise<Ocr
           confidence: w.confidence,
           polygon: toFrame(w.quad),
         })),
+        charConfidences: line.chars.filter((c) => !/^\s$/u.test(c.char)).map((c) => c.prob),
       });
     }
+    return lines;
+  };
+
+  const read = async (image: Buffer, readOptions: ReadOptions = {}): Promise<OcrResult> => {
+    const opts = validReadOptions(readOptions);
+    const { working, frame } = await decodeForOcr(image, opts);
+    const sx = frame.width / working.width;
+    const sy = frame.height / working.height;
+    const lines = await recognise(working, opts, (q) => scaleQuad(q, sx, sy).map(roundPoint));
     return { width: frame.width, height: frame.height, lines };
+  };
+
+  const readPixels = async (image: RgbImage, readOptions: PixelReadOptions = {}): Promise<OcrResult> => {
+    const opts = validReadOptions(readOptions);
+    if (Math.max(image.width, image.height) > MAX_WORKING_SIDE) {
+      throw new OcrOptionError(`pixels of ${image.width}x${image.height}: at most ${MAX_WORKING_SIDE} on a side`);
+    }
+    if (image.data.length !== image.width * image.height * 3) {
+      throw new OcrOptionError(`pixels of ${image.width}x${image.height} need ${image.width * image.height * 3} bytes`);
+    }
+    const lines = await recognise(image, opts, (q) => q.map(roundPoint));
+    return { width: image.width, height: image.height, lines };
   };
 
   const release = async () => {
@@ -165,7 +208,7 @@ export async function loadOcrEngine(options: OcrEngineOptions = {}): Promise<Ocr
     await release();
     throw error;
   }
-  return { read, release };
+  return { read, readPixels, release };
 }
 
 function validReadOptions(options: ReadOptions): Required<ReadOptions> {

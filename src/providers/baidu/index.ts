@@ -127,7 +127,14 @@ export const baidu: ProviderDescriptor<typeof baiduOptions> = {
   }),
 
   client: {
-    operations: ['image-classify/v2/advanced_general', 'face/v3/detect'],
+    operations: [
+      'image-classify/v2/advanced_general',
+      'face/v3/detect',
+      'ocr/v1/general_basic',
+      'ocr/v1/accurate_basic',
+      'ocr/v1/general',
+      'ocr/v1/accurate',
+    ],
     emulatorCredentials: { apiKey: 'emulator-ak', secretKey: 'emulator-sk' },
     credentialsFromEnv: (env) => ({
       apiKey: env.ADACOMPRESS_COLLECT_BAIDU_API_KEY ?? '',

@@ -147,7 +147,7 @@ export const rekognition: ProviderDescriptor<typeof rekognitionOptions> = {
   },
 
   client: {
-    operations: ['DetectLabels', 'DetectFaces'],
+    operations: ['DetectLabels', 'DetectFaces', 'DetectText'],
     emulatorCredentials: { awsAccessKeyId: 'AKIDEMULATOR', awsSecretAccessKey: 'emulator-secret' },
     credentialsFromEnv: (env) => ({
       awsAccessKeyId: env.AWS_ACCESS_KEY_ID ?? '',

@@ -10,6 +10,7 @@ import {
   type OcrResult,
 } from '../../../src/emulator/ocr/engine.ts';
 import { OcrModelsMissingError } from '../../../src/emulator/ocr/model-files.ts';
+import { cardText, renderNamedCard, TEXT_CARDS } from './card-set.ts';
 import { bounds, type Card, type InkBox, inkBox, renderCard, wordInk } from './cards.ts';
 
 /** Three faces, four sizes, two phrases sharing a row (read left to right). */
@@ -188,6 +189,41 @@ describe('OCR engine (PP-OCRv4 on onnxruntime-node)', () => {
         line.text.split(' '),
       );
     }
+  });
+
+  it('keeps a line upright when the direction classifier calls it upside down but it reads upright', async () => {
+    // The classifier squeezes this card's second line (44 characters) into 192 px and calls it upside down; turned
+    // over it reads as nothing, upright at 0.99.
+    const notice = TEXT_CARDS.find((c) => c.name === 'notice')!;
+    const result = await engine.read(await renderNamedCard(notice));
+    assert.equal(texts(result.lines).join('\n'), cardText(notice));
+  });
+
+  it('gives each line the probabilities of its characters, spaces left out', () => {
+    for (const line of main.lines) {
+      assert.equal(line.charConfidences.length, line.text.replace(/\s/g, '').length, line.text);
+      const mean = line.charConfidences.reduce((a, b) => a + b, 0) / line.charConfidences.length;
+      const words = line.words.flatMap((w) => Array.from({ length: w.text.length }, () => w.confidence));
+      const wordMean = words.reduce((a, b) => a + b, 0) / words.length;
+      assert.ok(Math.abs(mean - wordMean) < 1e-9, `${line.text}: ${mean} vs ${wordMean}`);
+    }
+  });
+
+  it('reads pixels decoded elsewhere as it reads the file, and refuses pixels past the working limit', async () => {
+    const { data, info } = await sharp(await renderCard(MAIN))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const fromPixels = await engine.readPixels({ data, width: info.width, height: info.height });
+    assert.deepEqual(fromPixels, main);
+    await assert.rejects(
+      engine.readPixels({ data: Buffer.alloc(3 * 5000 * 10), width: 5000, height: 10 }),
+      (error) => error instanceof OcrOptionError,
+    );
+    await assert.rejects(
+      engine.readPixels({ data: Buffer.alloc(10), width: 100, height: 100 }),
+      (error) => error instanceof OcrOptionError,
+    );
   });
 
   it('finds no lines on an empty image', async () => {
