@@ -16,7 +16,7 @@ export const shrink: Step = {
     await Promise.all(
       exchange.slots.map(async (slot) => {
         const started = performance.now();
-        slot.outcome = await shrinkImage(slot, provider, slot.plan?.policy ?? context.policy, context);
+        slot.outcome = await shrinkImage(slot, provider, slot.plan?.policy ?? context.policy, context, exchange.signal);
         slot.workMs = performance.now() - started;
       }),
     );
@@ -31,13 +31,16 @@ export interface ImageWork {
 
 /**
  * One image's way: inspect -> respect the API's limits -> decide -> re-encode (never larger). Any failure keeps the
- * original: the client's call never fails because of the proxy's own machinery.
+ * original: the client's call never fails because of the proxy's own machinery. The image deadline stops the work,
+ * not only the wait (the encode's decode-time limit, and no next stage once it passed); so does `signal` (the client
+ * went away): nobody would use the result.
  */
 export async function shrinkImage(
   slot: SlotWork,
   provider: ProviderName,
   policy: Policy,
   work: ImageWork,
+  signal?: AbortSignal,
 ): Promise<SlotOutcome> {
   const keep = (reason: string, extra: { original?: InspectedImage; decision?: Decision } = {}): SlotOutcome => ({
     kind: 'original',
@@ -45,43 +48,53 @@ export async function shrinkImage(
     ...extra,
   });
   const limits = slot.operation.limits;
-  const result = await work.limiter.run(async (): Promise<SlotOutcome> => {
-    let original: InspectedImage;
-    try {
-      original = await inspectImage(slot.bytes, work.codecLimits);
-    } catch (error) {
-      return keep(error instanceof CodecError ? error.code.toLowerCase() : 'inspect-failed');
-    }
-    // An image the API refuses for its size stays as sent: the API's own error is the right answer, and shrinking
-    // below the minimum would turn it into a different error.
-    if (Math.min(original.width, original.height) < limits.minSide) return keep('below-minimum', { original });
-    if (Math.max(original.width, original.height) > limits.maxSide) return keep('above-maximum', { original });
-    let decision: Decision;
-    try {
-      const point = slot.plan?.point;
-      decision = await policy.decide(original, {
-        provider,
-        operation: slot.operation.name,
-        limits,
-        ...(point ? { point } : {}),
-      });
-    } catch {
-      return keep('policy-failed', { original });
-    }
-    try {
-      const encoded = await recompress(original, decision.action, work.codecLimits);
-      if (encoded.kind === 'original') return keep(encoded.reason, { original, decision });
-      return {
-        kind: 'encoded',
-        original,
-        bytes: encoded.bytes,
-        width: encoded.width,
-        height: encoded.height,
-        decision,
-      };
-    } catch (error) {
-      return keep(error instanceof CodecError ? error.code.toLowerCase() : 'encode-failed', { original, decision });
-    }
-  }, work.imageDeadlineMs);
+  const result = await work.limiter.run(
+    async (budget): Promise<SlotOutcome> => {
+      const stopped = (extra: { original: InspectedImage; decision?: Decision }) =>
+        budget.signal.aborted ? keep(String(budget.signal.reason), extra) : undefined;
+      let original: InspectedImage;
+      try {
+        original = await inspectImage(slot.bytes, work.codecLimits);
+      } catch (error) {
+        return keep(error instanceof CodecError ? error.code.toLowerCase() : 'inspect-failed');
+      }
+      // An image the API refuses for its size stays as sent: the API's own error is the right answer, and shrinking
+      // below the minimum would turn it into a different error.
+      if (Math.min(original.width, original.height) < limits.minSide) return keep('below-minimum', { original });
+      if (Math.max(original.width, original.height) > limits.maxSide) return keep('above-maximum', { original });
+      let decision: Decision;
+      const beforeDecide = stopped({ original });
+      if (beforeDecide) return beforeDecide;
+      try {
+        const point = slot.plan?.point;
+        decision = await policy.decide(original, {
+          provider,
+          operation: slot.operation.name,
+          limits,
+          ...(point ? { point } : {}),
+        });
+      } catch {
+        return keep('policy-failed', { original });
+      }
+      const beforeEncode = stopped({ original, decision });
+      if (beforeEncode) return beforeEncode;
+      try {
+        const encoded = await recompress(original, decision.action, work.codecLimits, budget);
+        if (encoded.kind === 'original') return keep(encoded.reason, { original, decision });
+        return {
+          kind: 'encoded',
+          original,
+          bytes: encoded.bytes,
+          width: encoded.width,
+          height: encoded.height,
+          decision,
+        };
+      } catch (error) {
+        return keep(error instanceof CodecError ? error.code.toLowerCase() : 'encode-failed', { original, decision });
+      }
+    },
+    work.imageDeadlineMs,
+    signal,
+  );
   return result.ok ? result.value : keep(result.reason);
 }
