@@ -10,7 +10,7 @@ export interface RecordedRequest {
 
 export interface FakeAnswer {
   status?: number;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
   body?: string | Buffer;
 }
 export type Responder = (request: RecordedRequest) => FakeAnswer | Promise<FakeAnswer>;

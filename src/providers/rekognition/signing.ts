@@ -38,7 +38,7 @@ export async function verifyClient(
   if (result.ok) {
     if (result.payloadSigned || unverified === 'allow') return;
     throw new ProxyError(
-      'AUTH_UNVERIFIABLE',
+      'AUTH_FAILED',
       403,
       'UNSIGNED-PAYLOAD is not accepted here: the signature must cover the request body (x-amz-content-sha256).',
     );
