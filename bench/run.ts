@@ -18,6 +18,10 @@ const suites: Record<string, { summary: string; load: () => Promise<{ run(): Pro
   rss: { summary: 'proxy RSS at 64 concurrent uploads', load: () => import('./suites/rss.ts') },
   uplink: { summary: 'end-to-end on a 10 Mbit/s uplink via the emulator', load: () => import('./suites/uplink.ts') },
   agent: { summary: 'policy features + inference vs the encode, per image', load: () => import('./suites/agent.ts') },
+  'bodies-in-flight': {
+    summary: 'proxy RSS with 64 concurrent 9.9 MB uploads, with and without --max-buffered-bytes',
+    load: () => import('./suites/bodies-in-flight.ts'),
+  },
 };
 
 const { values, positionals } = parseArgs({

@@ -74,7 +74,7 @@ export const coreOptions = {
     'Request bodies held in memory at once (bytes; 0 = no bound). Past it a body waits --buffer-wait-ms, then streams through as sent (Rekognition: 503, its signature needs the whole body).',
     '128 MiB',
   ),
-  bufferWaitMs: option(int(0), 1000, 'How long a request body waits for room under --max-buffered-bytes.'),
+  bufferWaitMs: option(int(0), 2000, 'How long a request body waits for room under --max-buffered-bytes.'),
   clientBodyTimeoutMs: option(
     int(1),
     15_000,
