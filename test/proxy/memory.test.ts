@@ -77,7 +77,8 @@ test('64 concurrent 9.9 MB uploads: RSS bounded by --max-buffered-bytes, each an
       [],
       'every upload answered: re-signed and forwarded, or told to retry',
     );
-    assert.ok((statuses.get(200) ?? 0) >= 16, `${statuses.get(200)} of 64 forwarded`);
+    // 12 bodies of 9.9 MB fit 128 MiB at once: at least those are never refused, however slow the machine.
+    assert.ok((statuses.get(200) ?? 0) >= 12, `only ${statuses.get(200)} of 64 forwarded`);
     const growth = (proxy.memory().hwm - idle) / MB;
     // Unbounded, the same burst grew RSS by about 1.1 GB (the bench); bounded, about 2.5 x 128 MiB.
     assert.ok(growth < 450, `RSS grew ${growth.toFixed(0)} MB with 634 MB in flight`);
