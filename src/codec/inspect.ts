@@ -8,7 +8,8 @@ const knownFormats = new Set<InspectedImage['format']>(['jpeg', 'png', 'webp', '
 /**
  * Defaults of the scan limits (CodecLimits). Encoders write 1 scan (baseline) or about 10 (libjpeg's and mozjpeg's
  * progressive scripts); the issue's bombs have 400 and 883. The cost bound: a 48-megapixel progressive photo with
- * 10 scans is 480 M; decoding 1 G scan-pixels took about 0.4 s of one core here (bench/suites/scan-bomb.ts).
+ * 10 scans is 480 M; decoding costs about 0.5 s of one core per G scan-pixels here (the bombs: 14.8 G in 7-8 s,
+ * 40 G in 18-20 s; bench/suites/scan-bomb.ts), so the default bounds one image to about half a second.
  */
 export const SCAN_LIMITS = { maxJpegScans: 100, maxScanPixels: 1_000_000_000 } as const;
 

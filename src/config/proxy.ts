@@ -83,7 +83,7 @@ export const coreOptions = {
   clientRequestTimeoutMs: option(
     int(1),
     120_000,
-    'Longest time from a request arriving to its last body byte; past it the client gets 408 in the API error shape.',
+    'Longest time a client may take to send a request body (time the proxy is not reading excluded); past it the client gets 408 in the API error shape.',
   ),
   quality: option(
     int(1, 100),

@@ -5,7 +5,7 @@ import { ProxyError } from '../providers/types.ts';
 export interface ClientTimeouts {
   /** Longest time without a body byte while the proxy is ready to take more (--client-body-timeout-ms). */
   bodyIdleMs: number;
-  /** Longest time from the request's arrival to its last body byte (--client-request-timeout-ms). */
+  /** Longest time the client may take over the whole body, paused time excluded (--client-request-timeout-ms). */
   requestMs: number;
 }
 
@@ -13,8 +13,9 @@ export interface ClientTimeouts {
  * Watch a request's body arrive and call `onTimeout` with a CLIENT_TIMEOUT error when it stalls or takes too long. A
  * body trickling in a byte every few seconds would otherwise hold its exchange, and on pass-through routes a pooled
  * upstream connection, for ever. Progress is read from the socket (bytes received), so the watch never consumes the
- * body; time the socket is paused counts as progress, because then the proxy (or the upstream it streams to) is the
- * one not reading. Returns the function that stops the watch.
+ * body. Time the socket is paused is not the client's: then the proxy (waiting for memory, or for an upstream that
+ * reads slowly) is the one not reading, so it neither counts as idle nor towards the whole-request bound. Returns the
+ * function that stops the watch.
  */
 export function watchClientBody(
   message: IncomingMessage,
@@ -23,26 +24,29 @@ export function watchClientBody(
 ): () => void {
   if (message.complete) return () => {};
   const socket = message.socket;
-  const started = performance.now();
-  let lastProgress = started;
+  let lastTick = performance.now();
+  let lastProgress = lastTick;
   let lastBytes = socket.bytesRead;
+  let clientMs = 0;
   const tick = Math.max(10, Math.min(1000, Math.min(timeouts.bodyIdleMs, timeouts.requestMs) / 4));
   const timer = setInterval(() => {
     if (message.complete || socket.destroyed) return clearInterval(timer);
     const now = performance.now();
-    if (socket.bytesRead !== lastBytes || socket.isPaused()) {
+    const paused = socket.isPaused();
+    if (!paused) clientMs += now - lastTick;
+    lastTick = now;
+    if (socket.bytesRead !== lastBytes || paused) {
       lastBytes = socket.bytesRead;
       lastProgress = now;
     }
-    let message_: string | undefined;
-    if (now - started > timeouts.requestMs) {
-      message_ = `The request body was not received within ${timeouts.requestMs} ms`;
-    } else if (now - lastProgress > timeouts.bodyIdleMs) {
-      message_ = `No byte of the request body arrived for ${timeouts.bodyIdleMs} ms`;
+    let why: string | undefined;
+    if (clientMs > timeouts.requestMs) why = `The request body was not received within ${timeouts.requestMs} ms`;
+    else if (now - lastProgress > timeouts.bodyIdleMs) {
+      why = `No byte of the request body arrived for ${timeouts.bodyIdleMs} ms`;
     }
-    if (message_ === undefined) return;
+    if (why === undefined) return;
     clearInterval(timer);
-    onTimeout(new ProxyError('CLIENT_TIMEOUT', 408, message_));
+    onTimeout(new ProxyError('CLIENT_TIMEOUT', 408, why));
   }, tick);
   timer.unref();
   return () => clearInterval(timer);
