@@ -1,7 +1,7 @@
 import { responseHeaders } from '../providers/headers.ts';
 import type { ErrorReply, ProxyError } from '../providers/types.ts';
 import { describeExchange } from './describe.ts';
-import { stopReason } from './exchange.ts';
+import { type Exchange, stopReason } from './exchange.ts';
 import type { Step } from './steps.ts';
 
 /**
@@ -25,19 +25,28 @@ export const respond: Step = {
     if (error || !response) {
       const shaped = provider ? provider.errorReply(error!) : unrouted(error!);
       exchange.replied = { status: shaped.status, adacompress };
-      // A body the proxy stopped reading leaves the connection unusable: the client is told to open a new one.
-      const close: Record<string, string> = stopReason(exchange) ? { connection: 'close' } : {};
-      await reply.send(shaped.status, { ...shaped.headers, ...close, 'x-adacompress': adacompress }, shaped.body);
+      const headers = { ...shaped.headers, ...closeIfUnread(exchange), 'x-adacompress': adacompress };
+      await reply.send(shaped.status, headers, shaped.body);
       return;
     }
     exchange.replied = { status: response.status, adacompress };
     await reply.send(
       response.status,
-      { ...responseHeaders(response.headers), 'x-adacompress': adacompress },
+      { ...responseHeaders(response.headers), ...closeIfUnread(exchange), 'x-adacompress': adacompress },
       response.raw ?? response.body,
     );
   },
 };
+
+/**
+ * `Connection: close` when the answer goes before the client's body was read to its end (a stalled body, a body
+ * refused as BUSY, an upstream that answered early): reading megabytes only to throw them away, so the connection
+ * could be reused, would cost more than a new connection.
+ */
+function closeIfUnread(exchange: Exchange): Record<string, string> {
+  const incomplete = (exchange.bodyStream as { complete?: boolean } | undefined)?.complete === false;
+  return incomplete || stopReason(exchange) ? { connection: 'close' } : {};
+}
 
 /** An error before any API claimed the request (stopped during routing): the proxy's own plain shape. */
 const unrouted = (error: ProxyError): ErrorReply => ({
