@@ -23,6 +23,21 @@ const suites: Record<string, { summary: string; optIn?: true; load: () => Promis
     rss: { summary: 'proxy RSS at 64 concurrent uploads', load: () => import('./suites/rss.ts') },
     uplink: { summary: 'end-to-end on a 10 Mbit/s uplink via the emulator', load: () => import('./suites/uplink.ts') },
     agent: { summary: 'policy features + inference vs the encode, per image', load: () => import('./suites/agent.ts') },
+    'scan-bomb': {
+      summary: 'CPU and RSS of crafted progressive scan bombs, scan limits off vs defaults (opt-in)',
+      optIn: true,
+      load: () => import('./suites/scan-bomb.ts'),
+    },
+    'slow-clients': {
+      summary: 'stalled and trickling clients vs the upstream pool, client timeouts off vs on (opt-in)',
+      optIn: true,
+      load: () => import('./suites/slow-clients.ts'),
+    },
+    'bodies-in-flight': {
+      summary: 'proxy RSS with 64 concurrent 9.9 MB uploads, with and without --max-buffered-bytes (opt-in)',
+      optIn: true,
+      load: () => import('./suites/bodies-in-flight.ts'),
+    },
     calibration: {
       summary: 'online calibration on a backend the shipped policy never saw (opt-in, ~30 min)',
       optIn: true,

@@ -18,6 +18,7 @@ import { parseModelMap } from './policy/model-map.ts';
 import { PolicyRouter, type PolicyRouterOptions } from './policy/router.ts';
 import { createProviders, isLoopback, providerDescriptors } from './providers/registry.ts';
 import type { CredentialSource, ProviderDescriptor } from './providers/types.ts';
+import { ProxyError } from './providers/types.ts';
 import { referencePath } from './request/paths.ts';
 import { runPath } from './request/steps.ts';
 import { buildServer, createPathContext, serverOptionsFrom } from './server.ts';
@@ -160,6 +161,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
   context.loop = learningLoop;
   const proxy = buildServer(context, { maxBodyBytes: config.maxBodyBytes });
   let shuttingDown = false;
+  let shutdownDone: Promise<void> | undefined;
   const admin = buildAdmin({
     logger,
     registry: metrics.registry,
@@ -217,19 +219,54 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
           typeof adminAddress === 'object' && adminAddress ? `http://${config.adminHost}:${adminAddress.port}` : '',
       };
     },
-    /** Stop taking requests, let in-flight ones finish, wait for reference uploads, flush the decision log. */
-    async shutdown() {
-      if (shuttingDown) return;
-      shuttingDown = true;
-      history.stop();
-      await proxy.app.close();
-      await learningLoop.drain(config.shutdownGraceMs);
-      await learningLoop.flushCalibration();
-      await decisionLog?.close();
-      await router.close();
-      // Closed last: reference uploads still in flight after the listener closed use it.
-      await context.agent.close();
-      await admin.close();
+    /**
+     * Stop taking requests and finish within --shutdown-grace-ms: in-flight requests, their last steps (decision
+     * lines) and every reference upload they started. When the grace runs out, each client still unanswered gets
+     * SHUTTING_DOWN in its API's shape and the connections left are closed; the decision log then gets a short
+     * bounded flush (a disk that fails must not keep the process alive). Never rejects.
+     */
+    shutdown() {
+      shutdownDone ??= (async () => {
+        shuttingDown = true;
+        const graceMs = config.shutdownGraceMs;
+        const deadline = performance.now() + graceMs;
+        const after = afterGraceMs(graceMs);
+        history.stop();
+        const closed = proxy.app.close();
+        if (!(await settlesBy(closed, deadline))) {
+          const stuck = proxy.context.inFlight.size;
+          logger.warn({ graceMs, stuck }, 'shutdown grace expired; answering the requests still in flight');
+          proxy.context.inFlight.stopAll(
+            new ProxyError('SHUTTING_DOWN', 503, 'The proxy is shutting down; retry the request'),
+          );
+          await proxy.context.inFlight.settled(performance.now() + after);
+          proxy.app.server.closeAllConnections();
+          await settlesBy(closed, performance.now() + after);
+        }
+        // An exchange's answer is sent before its decisions are logged and its reference upload starts.
+        await proxy.context.inFlight.settled(deadline);
+        const abandoned = await learningLoop.drain(Math.max(0, deadline - performance.now()));
+        if (abandoned > 0) logger.warn({ abandoned, graceMs }, 'shutdown grace expired; reference uploads abandoned');
+        await settlesBy(
+          learningLoop.flushCalibration().catch((error: unknown) => {
+            logger.warn({ err: error }, 'calibration state not saved');
+          }),
+          performance.now() + after,
+        );
+        if (decisionLog && !(await settlesBy(decisionLog.close(), performance.now() + after))) decisionLog.abandon();
+        const lost = decisionLog?.stats().lostLines ?? 0;
+        if (lost > 0) logger.error({ lost }, 'decision log: lines lost to write errors');
+        await router.close();
+        // Closed last: reference uploads still in flight after the listener closed use it.
+        if (abandoned > 0) await context.agent.destroy();
+        else await context.agent.close();
+        await admin.close();
+      })();
+      return shutdownDone;
+    },
+    /** The forced exit's last act: the decision log lets go of what it still holds (see DecisionLog.abandon). */
+    abandon() {
+      decisionLog?.abandon();
     },
   };
 }
@@ -257,6 +294,25 @@ function kindFallbacks(
 function textSafeQuality(config: ProxyConfig): { safeQualities?: { text: number } } {
   const qualities = config.textQualities ? parseQualityLadder(config.textQualities) : undefined;
   return qualities ? { safeQualities: { text: qualities[0]! } } : {};
+}
+
+/**
+ * Time given after the grace to answer the requests still in flight, and again to flush the decision log: a quarter of
+ * the grace, between 50 ms and 1 s. The whole shutdown stays within grace + 3 x this (serve.ts's hard stop).
+ */
+export const afterGraceMs = (graceMs: number): number => Math.min(1000, Math.max(50, graceMs / 4));
+
+/** Whether `promise` settled by `deadline` (performance.now()); it keeps running either way. */
+async function settlesBy(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function resolveModels(spec: string): Record<string, string> {

@@ -1,6 +1,6 @@
 import { helpText } from './config/options.ts';
 import { loadProxyConfig, proxyOptions } from './config/proxy.ts';
-import { createRuntime } from './runtime.ts';
+import { afterGraceMs, createRuntime } from './runtime.ts';
 
 /** `adacompress serve`: the proxy and its admin listener, with graceful shutdown on SIGTERM/SIGINT. */
 export async function run(argv: string[]): Promise<void> {
@@ -17,10 +17,14 @@ export async function run(argv: string[]): Promise<void> {
   );
   const stop = async (signal: string) => {
     runtime.logger.info({ signal }, 'shutting down: draining in-flight requests');
+    // The shutdown keeps within its grace plus bounded steps after it; this only catches what cannot be stopped
+    // (image work already inside libvips), never twice the grace.
+    const hardStopMs = config.shutdownGraceMs + 3 * afterGraceMs(config.shutdownGraceMs) + 250;
     const timer = setTimeout(() => {
-      runtime.logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace expired; exiting with work in flight');
+      runtime.logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown did not finish; exiting with work in flight');
+      runtime.abandon();
       process.exit(1);
-    }, config.shutdownGraceMs * 2);
+    }, hardStopMs);
     timer.unref();
     await runtime.shutdown();
     runtime.logger.info('shutdown complete');

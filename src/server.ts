@@ -14,7 +14,10 @@ import type { ProxyConfig } from './config/proxy.ts';
 import { WorkLimiter } from './limiter.ts';
 import type { Policy } from './policy/types.ts';
 import type { Provider } from './providers/types.ts';
+import { BodyBudget } from './request/body-budget.ts';
+import { watchClientBody } from './request/client-timeouts.ts';
 import { createExchange } from './request/exchange.ts';
+import { InFlight } from './request/in-flight.ts';
 import { clientPath } from './request/paths.ts';
 import { type ClientReply, type PathContext, runPath } from './request/steps.ts';
 import { createUpstreamAgent } from './request/upstream.ts';
@@ -29,6 +32,11 @@ export interface ServerOptions {
   connectTimeoutMs: number;
   upstreamTimeoutMs: number;
   upstreamConnections: number;
+  /** 0: no bound on request bodies held at once. */
+  maxBufferedBytes: number;
+  bufferWaitMs: number;
+  clientBodyTimeoutMs: number;
+  clientRequestTimeoutMs: number;
 }
 
 /** The server's options, taken from the proxy config. */
@@ -36,13 +44,21 @@ export function serverOptionsFrom(config: ProxyConfig): ServerOptions {
   return {
     maxBodyBytes: config.maxBodyBytes,
     maxResponseBytes: config.maxResponseBytes,
-    codecLimits: { maxInputPixels: config.maxInputPixels },
+    codecLimits: {
+      maxInputPixels: config.maxInputPixels,
+      maxJpegScans: config.maxJpegScans,
+      maxScanPixels: config.maxScanPixels,
+    },
     imageConcurrency: config.imageConcurrency,
     imageQueue: config.imageQueue,
     imageDeadlineMs: config.imageDeadlineMs,
     connectTimeoutMs: config.connectTimeoutMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     upstreamConnections: config.upstreamConnections,
+    maxBufferedBytes: config.maxBufferedBytes,
+    bufferWaitMs: config.bufferWaitMs,
+    clientBodyTimeoutMs: config.clientBodyTimeoutMs,
+    clientRequestTimeoutMs: config.clientRequestTimeoutMs,
   };
 }
 
@@ -54,8 +70,11 @@ export interface ServerDeps {
   agent?: Agent;
 }
 
+/** What a server's request path has: everything a PathContext may have, the server's own parts always. */
+export type ServerContext = PathContext & Required<Pick<PathContext, 'bodyBudget' | 'clientTimeouts' | 'inFlight'>>;
+
 /** Everything the request path shares, built once per server: the upstream pool, the image work limiter, metrics. */
-export function createPathContext(options: ServerOptions, deps: ServerDeps): PathContext {
+export function createPathContext(options: ServerOptions, deps: ServerDeps): ServerContext {
   return {
     providers: deps.providers,
     agent:
@@ -69,6 +88,10 @@ export function createPathContext(options: ServerOptions, deps: ServerDeps): Pat
     codecLimits: options.codecLimits,
     imageDeadlineMs: options.imageDeadlineMs,
     maxResponseBytes: options.maxResponseBytes,
+    bodyBudget: new BodyBudget(options.maxBufferedBytes),
+    bufferWaitMs: options.bufferWaitMs,
+    clientTimeouts: { bodyIdleMs: options.clientBodyTimeoutMs, requestMs: options.clientRequestTimeoutMs },
+    inFlight: new InFlight(),
     policy: deps.policy,
     metrics: deps.metrics ?? createMetrics(),
     logger: deps.logger,
@@ -77,7 +100,7 @@ export function createPathContext(options: ServerOptions, deps: ServerDeps): Pat
 
 export interface ProxyServer {
   app: FastifyInstance;
-  context: PathContext;
+  context: ServerContext;
 }
 
 /**
@@ -85,7 +108,10 @@ export interface ProxyServer {
  * listens): every method and path goes to one handler that runs the client path (src/request/paths.ts) on an
  * exchange. `loop` plugs the learning loop in; without it the proxy is a plain recompressing proxy with its policy.
  */
-export function buildServer(context: PathContext, options: { maxBodyBytes: number; ownsAgent?: boolean }): ProxyServer {
+export function buildServer(
+  context: ServerContext,
+  options: { maxBodyBytes: number; ownsAgent?: boolean },
+): ProxyServer {
   const app = Fastify({
     loggerInstance: context.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -99,19 +125,25 @@ export function buildServer(context: PathContext, options: { maxBodyBytes: numbe
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    // The client going away (the socket closes before the answer is written) stops the exchange.
-    const gone = new AbortController();
+    // What stops the exchange: the client going away (the socket closes before the answer is written), its body
+    // stalling (a CLIENT_TIMEOUT it is answered with), or shutdown running out of grace (SHUTTING_DOWN).
+    const stop = new AbortController();
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) gone.abort();
+      if (!reply.raw.writableFinished) stop.abort(new Error('the client went away'));
     });
     const head = { method: request.method, url: request.url, headers: request.headers };
     const body = (request.body as Readable | undefined) ?? request.raw;
-    const exchange = createExchange(head, gone.signal, body);
+    const exchange = createExchange(head, stop.signal, body);
+    const unwatch = watchClientBody(request.raw, context.clientTimeouts, (error) => stop.abort(error));
+    context.inFlight.add(exchange, stop);
     context.metrics.inFlight.inc();
     try {
       await runPath(clientPath, exchange, { ...context, reply: clientReply(reply) });
     } finally {
+      unwatch();
+      exchange.bodyLease?.release();
       context.metrics.inFlight.dec();
+      context.inFlight.delete(exchange);
     }
     return reply;
   };

@@ -10,7 +10,7 @@ export interface RecordedRequest {
 
 export interface FakeAnswer {
   status?: number;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
   body?: string | Buffer;
 }
 export type Responder = (request: RecordedRequest) => FakeAnswer | Promise<FakeAnswer>;
@@ -24,7 +24,11 @@ export async function startFakeUpstream(respond: Responder = () => ({ body: '{}'
   let responder = respond;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      return; // the caller gave up mid-body (the proxy cut a stalled client): nothing to record or answer
+    }
     const recorded = {
       method: req.method ?? '',
       url: req.url ?? '',

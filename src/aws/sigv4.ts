@@ -23,7 +23,13 @@ export type SigV4FailureCode =
   | 'InvalidSignatureException';
 
 export type SigV4Result =
-  | { ok: true; accessKeyId: string; region: string }
+  | {
+      ok: true;
+      accessKeyId: string;
+      region: string;
+      /** False for `x-amz-content-sha256: UNSIGNED-PAYLOAD`: the signature then covers the head, not the body. */
+      payloadSigned: boolean;
+    }
   | { ok: false; code: SigV4FailureCode; message: string };
 
 export interface SigV4Options {
@@ -151,5 +157,5 @@ export async function verifySigV4(
   const theirs = Buffer.from(signature!.toLowerCase(), 'utf8');
   if (ours.length !== theirs.length || !timingSafeEqual(ours, theirs))
     return fail('InvalidSignatureException', MISMATCH);
-  return { ok: true, accessKeyId: accessKeyId!, region: region! };
+  return { ok: true, accessKeyId: accessKeyId!, region: region!, payloadSigned: claimedHash !== 'UNSIGNED-PAYLOAD' };
 }

@@ -1,5 +1,5 @@
-import sharp from 'sharp';
-import { codecErrorFromSharp } from './errors.ts';
+import sharp, { type Sharp } from 'sharp';
+import { CodecError, codecErrorFromSharp } from './errors.ts';
 import type { CodecLimits, EncodeAction, EncodeResult, InspectedImage } from './types.ts';
 
 /**
@@ -22,10 +22,12 @@ export async function encodeJpeg(
   image: InspectedImage,
   action: EncodeAction,
   limits: CodecLimits,
+  stop?: WorkStop,
 ): Promise<EncodeResult> {
   let pipeline = sharp(image.bytes, { limitInputPixels: limits.maxInputPixels, failOn: 'warning' }).toColourspace(
     'srgb',
   );
+  if (stop) pipeline = withDeadline(pipeline, stop);
   const size = targetSize(image, action.maxSide);
   if (size.width !== image.width || size.height !== image.height) {
     pipeline = pipeline.resize({ width: size.width, height: size.height, fit: 'fill' });
@@ -49,6 +51,21 @@ export async function encodeJpeg(
   } catch (error) {
     throw codecErrorFromSharp(error, 'encode');
   }
+}
+
+/** When the work must end: performance.now() of its deadline. */
+export interface WorkStop {
+  deadline: number;
+}
+
+/**
+ * The deadline as sharp's timeout (whole seconds, rounded up, at least 1), so libvips itself stops the pipeline
+ * rather than the caller only ceasing to wait. Past the deadline already: TIMED_OUT before any work.
+ */
+function withDeadline(pipeline: Sharp, stop: WorkStop): Sharp {
+  const left = stop.deadline - performance.now();
+  if (left <= 0) throw new CodecError('TIMED_OUT', 'encode: the deadline passed before it started');
+  return pipeline.timeout({ seconds: Math.min(3600, Math.ceil(left / 1000)) });
 }
 
 /**
@@ -87,10 +104,11 @@ export async function recompress(
   image: InspectedImage,
   action: EncodeAction,
   limits: CodecLimits,
+  stop?: WorkStop,
 ): Promise<RecompressOutcome> {
   if (image.format !== 'jpeg' && image.format !== 'png') return { kind: 'original', reason: 'format' };
   if (image.hasAlpha) return { kind: 'original', reason: 'alpha' };
-  const encoded = await encodeJpeg(image, action, limits);
+  const encoded = await encodeJpeg(image, action, limits, stop);
   if (encoded.bytes.length >= image.bytes.length) {
     return { kind: 'original', reason: 'not-smaller', encodedBytes: encoded.bytes.length };
   }

@@ -6,9 +6,18 @@ import type { CodecLimits, InspectedImage, JpegHeaderFacts } from './types.ts';
 const knownFormats = new Set<InspectedImage['format']>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'bmp']);
 
 /**
- * What an image is, from its header only (sharp metadata, ~0.1-0.2 ms): no pixel is decoded here.
- * Throws CodecError: EMPTY, UNSUPPORTED_FORMAT (random bytes), CORRUPT (truncated JPEG/PNG, broken header),
- * TOO_MANY_PIXELS (width x height over limits.maxInputPixels, checked before anything decodes).
+ * Defaults of the scan limits (CodecLimits). Encoders write 1 scan (baseline) or about 10 (libjpeg's and mozjpeg's
+ * progressive scripts); the issue's bombs have 400 and 883. The cost bound: a 48-megapixel progressive photo with
+ * 10 scans is 480 M; decoding costs about 0.5 s of one core per G scan-pixels here (the bombs: 14.8 G in 7-8 s,
+ * 40 G in 18-20 s; bench/suites/scan-bomb.ts), so the default bounds one image to about half a second.
+ */
+export const SCAN_LIMITS = { maxJpegScans: 100, maxScanPixels: 1_000_000_000 } as const;
+
+/**
+ * What an image is, from its header only (sharp metadata, ~0.1-0.2 ms, plus a walk over a JPEG's markers): no pixel
+ * is decoded here. Throws CodecError: EMPTY, UNSUPPORTED_FORMAT (random bytes), CORRUPT (truncated JPEG/PNG, broken
+ * header), TOO_MANY_PIXELS (width x height over limits.maxInputPixels), TOO_MANY_SCANS (a JPEG's scan count, or
+ * width x height x scans, over the scan limits), all checked before anything decodes.
  */
 export async function inspectImage(bytes: Buffer, limits: CodecLimits): Promise<InspectedImage> {
   if (bytes.length === 0) throw new CodecError('EMPTY', 'inspect: no bytes');
@@ -31,6 +40,7 @@ export async function inspectImage(bytes: Buffer, limits: CodecLimits): Promise<
     ? (meta.format as InspectedImage['format'])
     : 'other';
   if (format === 'jpeg' && !jpegHasEndOfImage(bytes)) throw new CodecError('CORRUPT', 'inspect: truncated JPEG');
+  if (format === 'jpeg') checkScans(bytes, width * height, limits);
   if (format === 'png' && bytes.lastIndexOf('IEND') === -1) throw new CodecError('CORRUPT', 'inspect: truncated PNG');
   const image: InspectedImage = {
     bytes,
@@ -59,6 +69,63 @@ export async function inspectImage(bytes: Buffer, limits: CodecLimits): Promise<
     }
   }
   return image;
+}
+
+/**
+ * The scan bomb check (libjpeg-turbo's report LJT-01-003): sharp's timeout cannot stop it, because libjpeg decodes
+ * every scan of a progressive file inside one call before libvips sees a pixel, so the cost is bounded up front.
+ */
+function checkScans(bytes: Buffer, pixels: number, limits: CodecLimits): void {
+  const maxScans = limits.maxJpegScans ?? SCAN_LIMITS.maxJpegScans;
+  const maxScanPixels = limits.maxScanPixels ?? SCAN_LIMITS.maxScanPixels;
+  const scans = countJpegScans(bytes, maxScans + 1);
+  if (scans > maxScans) {
+    throw new CodecError('TOO_MANY_SCANS', `inspect: more than ${maxScans} scans`);
+  }
+  if (scans * pixels > maxScanPixels) {
+    throw new CodecError(
+      'TOO_MANY_SCANS',
+      `inspect: ${scans} scans x ${pixels} pixels is over the limit of ${maxScanPixels} scan-pixels`,
+    );
+  }
+}
+
+/**
+ * Scans (SOS markers) of a JPEG, counted up to `stopAt`, by walking the marker segments and skipping each scan's
+ * entropy-coded data to the next marker (inside it every FF byte is stuffed as FF 00 or is a restart marker).
+ */
+export function countJpegScans(bytes: Buffer, stopAt = Number.POSITIVE_INFINITY): number {
+  let scans = 0;
+  let pos = 2;
+  while (pos + 4 <= bytes.length && scans < stopAt) {
+    if (bytes[pos] !== 0xff) break;
+    const marker = bytes[pos + 1]!;
+    if (marker === 0xff) {
+      pos += 1;
+      continue;
+    }
+    if (marker === 0xd9) break;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2;
+      continue;
+    }
+    pos += 2 + ((bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+    if (marker !== 0xda) continue;
+    scans++;
+    pos = nextMarker(bytes, pos);
+  }
+  return scans;
+}
+
+/** Offset of the first marker at or after `from` in entropy-coded data (bytes.length when there is none). */
+function nextMarker(bytes: Buffer, from: number): number {
+  let at = bytes.indexOf(0xff, from);
+  while (at !== -1 && at + 1 < bytes.length) {
+    const next = bytes[at + 1]!;
+    if (next !== 0x00 && next !== 0xff && !(next >= 0xd0 && next <= 0xd7)) return at;
+    at = bytes.indexOf(0xff, at + 1);
+  }
+  return bytes.length;
 }
 
 function mean(values: readonly number[]): number {

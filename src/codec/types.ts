@@ -51,4 +51,11 @@ export interface EncodeResult {
 export interface CodecLimits {
   /** Refuse to decode images with more pixels than this (decompression bombs). */
   maxInputPixels: number;
+  /**
+   * Refuse to decode JPEGs with more scans than this (progressive scan bombs: each scan walks every block of the
+   * image, and a crafted scan costs a few bytes). Default SCAN_LIMITS.maxJpegScans.
+   */
+  maxJpegScans?: number;
+  /** Refuse to decode JPEGs whose width x height x scans is over this: the decode's cost. Default SCAN_LIMITS. */
+  maxScanPixels?: number;
 }

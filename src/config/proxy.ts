@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SCAN_LIMITS } from '../codec/inspect.ts';
 import { calibrationDefaults } from '../feedback/calibration.ts';
 import { controllerDefaults } from '../feedback/controller.ts';
 import { ROTATE_SIZE_PATTERN } from '../feedback/decision-log.ts';
@@ -57,6 +58,33 @@ export const coreOptions = {
     int(1),
     100_000_000,
     'Images with more pixels are never decoded (decompression bombs); they go as sent.',
+  ),
+  maxJpegScans: option(
+    int(1),
+    SCAN_LIMITS.maxJpegScans,
+    'JPEGs with more scans are never decoded (progressive scan bombs: each scan walks the whole image); they go as sent.',
+  ),
+  maxScanPixels: option(
+    int(1),
+    SCAN_LIMITS.maxScanPixels,
+    'JPEGs whose width x height x scans is over this are never decoded (the cost of a progressive decode); they go as sent.',
+  ),
+  maxBufferedBytes: option(
+    int(0),
+    128 * MiB,
+    'Request bodies held in memory at once (bytes; 0 = no bound). Past it a body waits --buffer-wait-ms, then streams through as sent (Rekognition: 503, its signature needs the whole body).',
+    '128 MiB',
+  ),
+  bufferWaitMs: option(int(0), 2000, 'How long a request body waits for room under --max-buffered-bytes.'),
+  clientBodyTimeoutMs: option(
+    int(1),
+    15_000,
+    'Longest pause between two reads of a request body (like NGINX client_body_timeout); past it the client gets 408 in the API error shape.',
+  ),
+  clientRequestTimeoutMs: option(
+    int(1),
+    120_000,
+    'Longest time a client may take to send a request body (time the proxy is not reading excluded); past it the client gets 408 in the API error shape.',
   ),
   quality: option(
     int(1, 100),
@@ -201,7 +229,11 @@ export const coreOptions = {
     'Upstream response timeout (headers and body); on expiry the client gets 504.',
   ),
   upstreamConnections: option(int(1), 128, 'Keep-alive connections per upstream origin.'),
-  shutdownGraceMs: option(int(0), 10_000, 'On SIGTERM, time given to in-flight requests before the process exits.'),
+  shutdownGraceMs: option(
+    int(0),
+    10_000,
+    'On SIGTERM, time given to in-flight requests and reference uploads; then unanswered clients get 503 in the API error shape and the process exits.',
+  ),
   statusHistoryIntervalMs: option(int(100), 10_000, 'How often the status page history samples the counters.'),
   logLevel: option(
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -87,6 +87,11 @@ export interface DecisionLogStats {
   droppedAfterClose: number;
   /** Write errors seen (disk full, permissions). */
   writeErrors: number;
+  /**
+   * Lines accepted but never written: queued in a file whose write failed, or offered while the log waits to try a
+   * new file after a failure (reported to onError).
+   */
+  lostLines: number;
   /** Bytes accepted but not yet handed to the kernel. */
   bufferedBytes: number;
   /** The file being written now. */
@@ -100,10 +105,18 @@ export interface DecisionLog {
   logDecision(line: DecisionInput): boolean;
   /** Validate and append a reference line. Returns false (and reports to onError) when refused; never throws. */
   logReference(line: ReferenceInput): boolean;
-  /** Resolves when every line accepted before the call has been handed to the kernel (survives process death). */
+  /**
+   * Resolves when every line accepted before the call has been handed to the kernel (survives process death) or was
+   * lost to a write error (counted in `lostLines`, reported to onError). Never rejects.
+   */
   flush(): Promise<void>;
-  /** Flush, fsync and close. Lines offered afterwards are dropped and counted. Idempotent. */
+  /** Flush, fsync and close. Lines offered afterwards are dropped and counted. Idempotent; never rejects. */
   close(): Promise<void>;
+  /**
+   * Give up at once (forced exit): every file is closed without writing what is still queued (counted in
+   * `lostLines`), so no exit hook can retry a failing disk forever.
+   */
+  abandon(): void;
   stats(): DecisionLogStats;
 }
 
@@ -121,6 +134,17 @@ export function nextRotationAt(nowMs: number, frequency: 'daily' | 'hourly' | nu
   const period = frequency === 'daily' ? 86_400_000 : frequency === 'hourly' ? 3_600_000 : frequency;
   return nowMs - (nowMs % period) + period;
 }
+
+/** A stream's own accounting: bytes accepted and written, and the end offsets of its lines not yet written. */
+interface StreamState {
+  accepted: number;
+  written: number;
+  lineEnds: number[];
+}
+
+/** After a write error, the pause before a new file is tried, doubling while failures go on. */
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
 
 /** Open the log: creates the directory if asked and starts a new file numbered after the highest one there. */
 export async function createDecisionLog(config: DecisionLogConfig): Promise<DecisionLog> {
@@ -153,44 +177,84 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
 
   let acceptedBytes = 0;
   let writtenBytes = 0;
+  let lostBytes = 0;
   let bytesInFile = 0;
   let rotateDue = false;
   let rotateAt = frequency === undefined ? Number.POSITIVE_INFINITY : nextRotationAt(now(), frequency);
   let closing: Promise<void> | undefined;
-  let failure: DecisionLogError | undefined;
-  const waiters: { target: number; resolve: () => void; reject: (error: Error) => void }[] = [];
-  const stats = { accepted: 0, refused: 0, droppedAfterClose: 0, writeErrors: 0 };
+  const waiters: { target: number; resolve: () => void }[] = [];
+  const stats = { accepted: 0, refused: 0, droppedAfterClose: 0, writeErrors: 0, lostLines: 0 };
   /** Streams not yet closed: the current one, and earlier ones still writing out their queue. */
-  const open = new Set<SonicBoom>();
+  const open = new Map<SonicBoom, StreamState>();
+  /** After a write error, when the next file may be tried (lines offered before are lost), and the next wait. */
+  let failedUntil = 0;
+  let retryMs = FIRST_RETRY_MS;
 
   const settle = () => {
     for (let i = waiters.length - 1; i >= 0; i--) {
       const waiter = waiters[i]!;
-      if (writtenBytes >= waiter.target) {
+      if (writtenBytes + lostBytes >= waiter.target) {
         waiters.splice(i, 1);
         waiter.resolve();
-      } else if (failure) {
-        waiters.splice(i, 1);
-        waiter.reject(failure);
       }
     }
+  };
+
+  /** What a stream still held is lost: counted, and the stream destroyed so nothing (no exit hook) retries it. */
+  const drop = (stream: SonicBoom) => {
+    const state = open.get(stream);
+    if (!state) return;
+    open.delete(stream);
+    lostBytes += state.accepted - state.written;
+    stats.lostLines += state.lineEnds.length;
+    state.lineEnds.length = 0;
+    try {
+      stream.destroy();
+    } catch {
+      // already closing: nothing more to give up
+    }
+    settle();
   };
 
   // One sonic-boom stream per file. (Its `reopen` collapses several quick rotations into one: a reopen requested
   // while a write or an open is in flight replaces the pending file name.) An old stream writes out its own queue
   // and closes (fsync, close) while the next one already takes lines, so each file keeps the order of its lines.
+  // A write error ends the stream's file: what it still held is lost, and after a pause the next line opens the
+  // next file, so a disk-full episode costs the lines written during it, not every line after it.
   const openStream = (file: string): SonicBoom => {
     const stream = pino.destination({ dest: file, sync: settings.sync, minLength: 0, mkdir: false }) as SonicBoom;
-    open.add(stream);
+    const state: StreamState = { accepted: 0, written: 0, lineEnds: [] };
+    open.set(stream, state);
     stream.on('write', (bytes: number) => {
       writtenBytes += bytes;
+      state.written += bytes;
+      while (state.lineEnds.length > 0 && state.lineEnds[0]! <= state.written) state.lineEnds.shift();
+      retryMs = FIRST_RETRY_MS;
       settle();
     });
     stream.on('error', (error: Error) => {
       stats.writeErrors += 1;
-      failure = new DecisionLogError('WRITE_FAILED', `decision log write failed: ${error.message}`, { cause: error });
-      onError(failure);
-      settle();
+      if (!open.has(stream)) return; // the same failure again (the close after a failed write): already counted
+      const lines = state.lineEnds.length;
+      drop(stream);
+      if (stream === destination) {
+        failedUntil = now() + retryMs;
+        rotateDue = true;
+        onError(
+          new DecisionLogError(
+            'WRITE_FAILED',
+            `decision log write failed: ${error.message}; ${lines} line(s) lost, next file tried in ${retryMs} ms`,
+            { cause: error },
+          ),
+        );
+        retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
+      } else {
+        onError(
+          new DecisionLogError('WRITE_FAILED', `decision log write failed: ${error.message}; ${lines} line(s) lost`, {
+            cause: error,
+          }),
+        );
+      }
     });
     stream.once('close', () => open.delete(stream));
     return stream;
@@ -198,7 +262,7 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
 
   const endStream = (stream: SonicBoom): Promise<void> =>
     new Promise((resolve) => {
-      if (stream.destroyed) return resolve();
+      if (stream.destroyed || !open.has(stream)) return resolve();
       stream.once('close', () => resolve());
       // A disk that keeps failing must not hang shutdown; the error was already counted and reported.
       stream.once('error', () => resolve());
@@ -248,6 +312,11 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
       );
       return false;
     }
+    if (now() < failedUntil) {
+      // Waiting out a write error: the line is lost (counted; the failure itself was reported once).
+      stats.lostLines += 1;
+      return false;
+    }
     if (now() >= rotateAt) {
       rotateDue = true;
       rotateAt = nextRotationAt(now(), frequency!);
@@ -255,8 +324,11 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
     if (rotateDue) rotate();
     const text = `${JSON.stringify(line.data)}\n`;
     const bytes = Buffer.byteLength(text);
+    const state = open.get(destination)!;
     acceptedBytes += bytes;
     bytesInFile += bytes;
+    state.accepted += bytes;
+    state.lineEnds.push(state.accepted);
     stats.accepted += 1;
     destination.write(text);
     // The line that crosses the limit ends the file, so a line never straddles two files.
@@ -265,9 +337,8 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
   };
 
   const flush = (): Promise<void> => {
-    if (writtenBytes >= acceptedBytes) return Promise.resolve();
-    if (failure) return Promise.reject(failure);
-    return new Promise((resolve, reject) => waiters.push({ target: acceptedBytes, resolve, reject }));
+    if (writtenBytes + lostBytes >= acceptedBytes) return Promise.resolve();
+    return new Promise((resolve) => waiters.push({ target: acceptedBytes, resolve }));
   };
 
   return {
@@ -276,17 +347,18 @@ export async function createDecisionLog(config: DecisionLogConfig): Promise<Deci
     flush,
     close() {
       closing ??= (async () => {
-        try {
-          await flush();
-        } finally {
-          await Promise.all([...open].map(endStream));
-        }
+        await flush();
+        await Promise.all([...open.keys()].map(endStream));
       })();
       return closing;
     },
+    abandon() {
+      closing ??= Promise.resolve();
+      for (const stream of [...open.keys()]) drop(stream);
+    },
     stats: () => ({
       ...stats,
-      bufferedBytes: acceptedBytes - writtenBytes,
+      bufferedBytes: acceptedBytes - writtenBytes - lostBytes,
       currentFile: files[files.length - 1]!,
       files: [...files],
     }),

@@ -136,10 +136,23 @@ export class LearningLoop implements LearningHooks {
     await this.#options.calibration?.store?.flush();
   }
 
-  /** Wait for reference uploads in flight (shutdown), at most `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<void> {
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([Promise.allSettled([...this.#pending]).then(() => undefined), timeout]);
+  /**
+   * Wait for reference uploads in flight (shutdown), at most `timeoutMs`: every one, including those started while
+   * waiting (an exchange finishing its last steps starts its upload then). Returns how many were still running.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.#pending.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+      });
+      await Promise.race([Promise.allSettled([...this.#pending]), timeout]);
+      clearTimeout(timer);
+    }
+    return this.#pending.size;
   }
 
   #track(exchange: Exchange, slot: SlotWork): Tracked {

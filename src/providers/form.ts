@@ -61,10 +61,35 @@ export function decodeFormBase64(rawValue: string, field: string): string {
 }
 
 /**
- * Percent-encode base64 the way the Baidu SDK (request + qs, RFC 3986) and Python's urlencode do: `+`, `/` and `=`
- * escaped. The result decodes to the same text under every form parser, whatever the client's own style was.
+ * Percent-encode base64 the way the client encoded its own value, so the API reads the new value exactly as it read
+ * the client's and the body does not grow on the wire (raw base64 re-escaped grows by about 1/16, issue 11 item 8).
+ * Each of `+ / =` is escaped when the client escaped it and left raw when the client left it raw; a character the
+ * client's value never contained follows the others' style; with no evidence at all, or where the client mixed both
+ * spellings, it is escaped (the Baidu SDK's and Python's urlencode style, read the same by every form parser). The hex
+ * digits keep the client's case.
  */
-export const encodeFormValue = (value: string): string => encodeURIComponent(value);
+export function encodeFormValueLike(base64: string, clientRawValue: string): string {
+  const style = new Map<string, boolean | undefined>();
+  for (const [char, hex] of BASE64_SPECIALS) {
+    const escaped = clientRawValue.toUpperCase().includes(`%${hex}`);
+    const raw = clientRawValue.includes(char);
+    style.set(char, escaped === raw ? (escaped ? true : undefined) : escaped);
+  }
+  const seen = [...style.values()].filter((v) => v !== undefined);
+  const fallback = seen.length === 0 || seen.some((v) => v);
+  const lower = /%(2b|2f|3d)/.test(clientRawValue) && !/%(2B|2F|3D)/.test(clientRawValue);
+  return base64.replace(/[+/=]/g, (char) => {
+    if (!(style.get(char) ?? fallback)) return char;
+    const hex = BASE64_SPECIALS.get(char)!;
+    return `%${lower ? hex.toLowerCase() : hex}`;
+  });
+}
+
+const BASE64_SPECIALS = new Map([
+  ['+', '2B'],
+  ['/', '2F'],
+  ['=', '3D'],
+]);
 
 /** The body with some values replaced (already encoded for the wire); every other byte copied. */
 export function spliceForm(body: Buffer, replacements: ReadonlyMap<FormField, string>): Buffer {

@@ -100,19 +100,24 @@ export interface AnsweredSlot {
 
 /** Errors the proxy itself raises, mapped to each API's wire shape by `Provider.errorReply`. */
 export type ProxyErrorCode =
-  | 'BAD_REQUEST' // malformed body the proxy had to read (bad JSON, bad multipart, bad base64)
+  | 'BAD_REQUEST' // malformed body the proxy had to read (bad JSON, bad multipart, bad base64, cut short)
   | 'BODY_TOO_LARGE'
   | 'AUTH_FAILED' // client signature wrong
-  | 'AUTH_UNVERIFIABLE' // signature from a key whose secret the proxy does not know, refused by config
-  | 'UPSTREAM_UNREACHABLE'
+  | 'AUTH_UNVERIFIABLE' // signature from a key whose secret the proxy does not know (or not over the body), refused
+  | 'CLIENT_TIMEOUT' // the client's body stalled or took too long (--client-body-timeout-ms, --client-request-timeout-ms)
+  | 'BUSY' // the proxy could not take the body in time (--max-buffered-bytes full for --buffer-wait-ms)
+  | 'SHUTTING_DOWN' // still unanswered when the shutdown grace ran out
+  | 'UPSTREAM_UNREACHABLE' // no connection to the upstream (refused, DNS, connect timeout)
+  | 'UPSTREAM_FAILED' // connected, but the upstream closed or broke the exchange before answering
   | 'UPSTREAM_TIMEOUT'
   | 'INTERNAL'; // the proxy's own machinery failed where it could not fail open (a bug): never blamed on the upstream
 
 export class ProxyError extends Error {
   readonly code: ProxyErrorCode;
   readonly status: number;
-  constructor(code: ProxyErrorCode, status: number, message: string) {
-    super(message);
+  /** `cause`: what really happened (an undici or system error), for the service log; never sent to the client. */
+  constructor(code: ProxyErrorCode, status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ProxyError';
     this.code = code;
     this.status = status;

@@ -6,15 +6,16 @@ import type { GridPoint } from '../feedback/calibration.ts';
 import type { Route } from '../feedback/controller.ts';
 import type { AcquireResult } from '../feedback/reference-sampler.ts';
 import type { Decision, OperatingPoint, Policy } from '../policy/types.ts';
-import type {
-  DecodedResponse,
-  ExtractedRequest,
-  OperationSpec,
-  OutgoingRequest,
-  Provider,
+import {
+  type DecodedResponse,
+  type ExtractedRequest,
+  type OperationSpec,
+  type OutgoingRequest,
+  type Provider,
   ProxyError,
-  RequestHead,
+  type RequestHead,
 } from '../providers/types.ts';
+import type { BodyLease } from './body-budget.ts';
 
 /**
  * One request's way through the proxy, as data: what the client sent, what each step made of it, what the upstream
@@ -29,7 +30,11 @@ export interface Exchange {
   readonly head: RequestHead;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
-  /** Aborted when the client goes away: steps stop, and so does the upstream call it would have paid for. */
+  /**
+   * Aborted when the exchange must stop: steps stop, and so does the upstream call. Its reason says why: a ProxyError
+   * the client is answered with (its body stalled, the shutdown grace ran out), or anything else when the client went
+   * away (nobody to answer).
+   */
   readonly signal: AbortSignal;
   /** Set for reference uploads: the exchange whose images it measures. */
   readonly parent?: Exchange;
@@ -39,6 +44,8 @@ export interface Exchange {
   /** The client's body while it is still a stream (pass-through routes never buffer it). */
   bodyStream?: Readable;
   body?: Buffer;
+  /** The body's share of --max-buffered-bytes, given back when the exchange ends. */
+  bodyLease?: BodyLease;
   /** performance.now() after which steps that only improve the request are skipped (the original goes). */
   workDeadline?: number;
   extracted?: ExtractedRequest;
@@ -115,6 +122,12 @@ export interface UpstreamReply {
   ms: number;
   /** Bytes of the request body that went upstream (undefined when streamed). */
   sentBytes?: number;
+}
+
+/** The proxy's answer to an exchange stopped by its signal; undefined when it runs on, or the client went away. */
+export function stopReason(exchange: Exchange): ProxyError | undefined {
+  const reason: unknown = exchange.signal.aborted ? exchange.signal.reason : undefined;
+  return reason instanceof ProxyError ? reason : undefined;
 }
 
 /** Longest client request id kept; longer ones are cut (the id only correlates, it never keys anything). */

@@ -1,4 +1,4 @@
-import { encodeJpeg } from '../codec/encode.ts';
+import { encodeJpeg, type WorkStop } from '../codec/encode.ts';
 import type { CodecLimits, EncodeAction, EncodeResult, InspectedImage } from '../codec/types.ts';
 import { sentLongSide } from '../policy/actions.ts';
 import type { ImageLimits } from '../providers/types.ts';
@@ -35,6 +35,7 @@ export async function fitBytes(
   first: EncodeResult,
   limits: ImageLimits,
   codecLimits: CodecLimits,
+  stop?: WorkStop,
 ): Promise<{ encoded: EncodeResult; action: EncodeAction } | undefined> {
   if (first.bytes.length <= limits.maxBytes) return { encoded: first, action };
   let side = sentLongSide(action, image, limits) ?? Math.max(image.width, image.height);
@@ -50,7 +51,7 @@ export async function fitBytes(
     const fitted = sentLongSide(attempt, image, limits);
     if (fitted === undefined) return undefined;
     const sent: EncodeAction = { quality: attempt.quality, maxSide: fitted };
-    const encoded = await encodeJpeg(image, sent, codecLimits);
+    const encoded = await encodeJpeg(image, sent, codecLimits, stop);
     if (encoded.bytes.length <= limits.maxBytes) return { encoded, action: sent };
   }
   return undefined;

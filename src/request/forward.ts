@@ -1,3 +1,4 @@
+import { PassThrough, type Readable } from 'node:stream';
 import { forwardableHeaders, headerValue } from '../providers/headers.ts';
 import type { Step } from './steps.ts';
 import { sendUpstream } from './upstream.ts';
@@ -22,8 +23,19 @@ export const forward: Step = {
     if (length !== undefined) headers['content-length'] = length;
     const hasBody = head.method !== 'GET' && head.method !== 'HEAD';
     const request = { method: head.method, url: head.url, headers };
-    const body = hasBody ? exchange.bodyStream : undefined;
+    const body = hasBody && exchange.bodyStream ? detachable(exchange.bodyStream) : undefined;
     const response = await sendUpstream(context.agent, origin, body ? { ...request, body } : request, exchange.signal);
     exchange.response = { ...response, ms: performance.now() - started };
   },
 };
+
+/**
+ * The client's body as undici gets it: through a pass-through stream, because undici destroys the body it was given
+ * when the call stops, and destroying the client's request mid-body would destroy its socket, leaving no way to tell
+ * the client why (a stalled body's 408, shutdown's 503).
+ */
+function detachable(body: Readable): Readable {
+  const through = new PassThrough();
+  body.on('error', (error) => through.destroy(error));
+  return body.pipe(through);
+}

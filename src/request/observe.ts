@@ -65,12 +65,21 @@ function logRequest(exchange: Exchange, { logger }: PathContext): void {
     totalMs: round1(performance.now() - exchange.startedAt),
   };
   if (exchange.error) {
-    logger.warn({ ...fields, code: exchange.error.code }, 'proxy error');
+    const cause = causeOf(exchange.error.cause);
+    logger.warn({ ...fields, code: exchange.error.code, ...(cause ? { cause } : {}) }, 'proxy error');
   } else if (exchange.signal.aborted) {
     logger.info(fields, 'client went away');
   } else {
     logger.info(fields, exchange.operation ? 'proxied' : 'passed through');
   }
+}
+
+/** What really went wrong behind a proxy error, in one line: `UND_ERR_NOT_SUPPORTED: expect header not supported`. */
+function causeOf(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
 }
 
 const slotLogFields = (slot: SlotWork) => {

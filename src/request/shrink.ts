@@ -1,6 +1,6 @@
 import { CodecError, inspectImage, recompress } from '../codec/index.ts';
 import type { CodecLimits, InspectedImage } from '../codec/types.ts';
-import type { WorkLimiter } from '../limiter.ts';
+import type { WorkBudget, WorkLimiter } from '../limiter.ts';
 import type { Decision, Policy } from '../policy/types.ts';
 import type { ProviderName } from '../providers/types.ts';
 import type { SlotOutcome, SlotWork } from './exchange.ts';
@@ -17,7 +17,7 @@ export const shrink: Step = {
     await Promise.all(
       exchange.slots.map(async (slot) => {
         const started = performance.now();
-        slot.outcome = await shrinkImage(slot, provider, slot.plan?.policy ?? context.policy, context);
+        slot.outcome = await shrinkImage(slot, provider, slot.plan?.policy ?? context.policy, context, exchange.signal);
         slot.workMs = performance.now() - started;
       }),
     );
@@ -33,13 +33,16 @@ export interface ImageWork {
 /**
  * One image's way: inspect -> respect the API's limits -> decide -> re-encode (never larger) -> fit the API's byte
  * limit. Any failure keeps the original: the client's call never fails because of the proxy's own machinery. An image
- * the API would refuse as too large is made to fit (fit-limits.ts), so the call succeeds.
+ * the API would refuse as too large is made to fit (fit-limits.ts), so the call succeeds. The image deadline stops the
+ * work, not only the wait (the encode's decode-time limit, and no next stage once it passed); so does `signal` (the
+ * client went away): nobody would use the result.
  */
 export async function shrinkImage(
   slot: SlotWork,
   provider: ProviderName,
   policy: Policy,
   work: ImageWork,
+  signal?: AbortSignal,
 ): Promise<SlotOutcome> {
   const keep = (reason: string, extra: { original?: InspectedImage; decision?: Decision } = {}): SlotOutcome => ({
     kind: 'original',
@@ -50,7 +53,11 @@ export async function shrinkImage(
   const limits = slot.keepSize ? { ...slot.operation.limits, workingSide: undefined } : slot.operation.limits;
   const plannedPoint = slot.plan?.point;
   const point = plannedPoint && slot.keepSize ? { ...plannedPoint, floor: null } : plannedPoint;
-  const result = await work.limiter.run(async (): Promise<SlotOutcome> => {
+  const limited = (job: (budget: WorkBudget) => Promise<SlotOutcome>) =>
+    work.limiter.run(job, work.imageDeadlineMs, signal);
+  const result = await limited(async (budget): Promise<SlotOutcome> => {
+    const stopped = (extra: { original: InspectedImage; decision?: Decision }) =>
+      budget.signal.aborted ? keep(String(budget.signal.reason), extra) : undefined;
     let original: InspectedImage;
     try {
       original = await inspectImage(slot.bytes, work.codecLimits);
@@ -64,6 +71,8 @@ export async function shrinkImage(
     // Fitting would move the region the request names: the API's own error is the honest answer then.
     if (over && slot.keepSize) return keep('region-of-interest', { original });
     let decision: Decision;
+    const beforeDecide = stopped({ original });
+    if (beforeDecide) return beforeDecide;
     try {
       decision = await policy.decide(original, {
         provider,
@@ -80,10 +89,12 @@ export async function shrinkImage(
       // Whatever the policy wanted, the size stays; the action is then not the model's (index -1: no IPS sample).
       decision = { ...decision, action: { quality: decision.action.quality }, actionIndex: -1 };
     }
+    const beforeEncode = stopped({ original, decision });
+    if (beforeEncode) return beforeEncode;
     try {
-      const encoded = await recompress(original, decision.action, work.codecLimits);
+      const encoded = await recompress(original, decision.action, work.codecLimits, budget);
       if (encoded.kind === 'original') return keep(encoded.reason, { original, decision });
-      const fitted = await fitBytes(original, decision.action, encoded, limits, work.codecLimits);
+      const fitted = await fitBytes(original, decision.action, encoded, limits, work.codecLimits, budget);
       if (!fitted) return keep('cannot-fit', { original, decision });
       const bytesRefit = fitted.encoded !== encoded;
       const sentDecision = bytesRefit ? { ...decision, action: fitted.action } : decision;
@@ -99,6 +110,6 @@ export async function shrinkImage(
     } catch (error) {
       return keep(error instanceof CodecError ? error.code.toLowerCase() : 'encode-failed', { original, decision });
     }
-  }, work.imageDeadlineMs);
+  });
   return result.ok ? result.value : keep(result.reason);
 }

@@ -38,7 +38,7 @@ async function signedRequest(body = '{"Image":{"Bytes":"AAAA"}}', secret = 'test
 describe('verifySigV4', () => {
   it('accepts a request signed by the official signer and reports key and region', async () => {
     const result = await verifySigV4(await signedRequest(), secretFor, { service: 'rekognition' });
-    assert.deepEqual(result, { ok: true, accessKeyId: 'AKIDTEST', region: 'us-east-1' });
+    assert.deepEqual(result, { ok: true, accessKeyId: 'AKIDTEST', region: 'us-east-1', payloadSigned: true });
   });
 
   it('refuses a tampered body', async () => {

@@ -26,6 +26,10 @@ export function testContext(overrides: Partial<PathContext> = {}) {
       connectTimeoutMs: 1000,
       upstreamTimeoutMs: 5000,
       upstreamConnections: 4,
+      maxBufferedBytes: 64 * 1024 * 1024,
+      bufferWaitMs: 1000,
+      clientBodyTimeoutMs: 5000,
+      clientRequestTimeoutMs: 30_000,
     },
     {
       providers: [testProvider(rekognition), testProvider(facepp), testProvider(baidu)],

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProxyError } from '../../src/providers/types.ts';
+import { createExchange } from '../../src/request/exchange.ts';
 import { NoRouteError, runPath, type Step } from '../../src/request/steps.ts';
 import { exchangeOf, testContext } from '../helpers/path-context.ts';
 
@@ -77,4 +78,39 @@ test('once a step decided the original goes, later improvement steps do not run'
   });
   await runPath([decide, step('shrink', { improves: true }), step('forward')], exchange, testContext().context);
   assert.deepEqual(ran, ['forward']);
+});
+
+test('an improvement step that throws fails open: the original goes, with the step named as the reason', async () => {
+  const { ran, step } = recorder();
+  const { context, logs } = testContext();
+  const exchange = exchangeOf(head);
+  const broken = step('rebuild', {
+    improves: true,
+    run: () => {
+      throw new RangeError('Maximum call stack size exceeded');
+    },
+  });
+  await runPath([broken, step('sign'), step('forward')], exchange, context);
+  assert.deepEqual(ran, ['sign', 'forward']);
+  assert.equal(exchange.error, undefined);
+  assert.equal(exchange.originalReason, 'rebuild-failed');
+  assert.ok(logs.lines.some((l) => l.step === 'rebuild' && l.msg === 'step failed; original goes'));
+});
+
+test("once the exchange's signal aborts only `always` steps run; a ProxyError reason is the client's answer", async () => {
+  const { ran, step } = recorder();
+  const stop = new AbortController();
+  const exchange = createExchange(head, stop.signal);
+  const stopping = step('buffer', { run: () => stop.abort(new ProxyError('CLIENT_TIMEOUT', 408, 'stalled')) });
+  await runPath([stopping, step('forward'), step('respond', { always: true })], exchange, testContext().context);
+  assert.deepEqual(ran, ['respond']);
+  assert.equal(exchange.error?.code, 'CLIENT_TIMEOUT');
+
+  const gone = new AbortController();
+  const left = createExchange(head, gone.signal);
+  gone.abort(new Error('the client went away'));
+  const after = recorder();
+  await runPath([after.step('forward'), after.step('respond', { always: true })], left, testContext().context);
+  assert.deepEqual(after.ran, ['respond']);
+  assert.equal(left.error, undefined, 'a client that left is owed no error');
 });

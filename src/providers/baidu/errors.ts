@@ -11,7 +11,11 @@ const BAIDU_ERRORS: Record<ProxyError['code'], { status: number; code: number; m
   BODY_TOO_LARGE: { status: 200, code: 216202, message: 'image size error' },
   AUTH_FAILED: { status: 200, code: 110, message: 'Access token invalid or no longer valid' },
   AUTH_UNVERIFIABLE: { status: 200, code: 6, message: 'No permission to access data' },
+  CLIENT_TIMEOUT: { status: 408, code: 282000, message: 'internal error' },
+  BUSY: { status: 503, code: 282000, message: 'internal error' },
+  SHUTTING_DOWN: { status: 503, code: 282000, message: 'internal error' },
   UPSTREAM_UNREACHABLE: { status: 502, code: 282000, message: 'internal error' },
+  UPSTREAM_FAILED: { status: 502, code: 282000, message: 'internal error' },
   UPSTREAM_TIMEOUT: { status: 504, code: 282000, message: 'internal error' },
   INTERNAL: { status: 502, code: 282000, message: 'internal error' },
 };

@@ -1,6 +1,7 @@
 import { decodeBase64Strict } from '../base64.ts';
-import { decodeFormBase64, encodeFormValue, parseForm, singleField, spliceForm } from '../form.ts';
+import { decodeFormBase64, encodeFormValueLike, parseForm, singleField, spliceForm } from '../form.ts';
 import { isObject } from '../json.ts';
+import { base64AsJsonString, findStrings, type JsonStringSpan, pathKey, spliceStrings } from '../json-text.ts';
 import { type ImageSlot, type OperationSpec, ProxyError } from '../types.ts';
 
 /** Where Baidu images sit: the form field `image` (recognition, OCR) or JSON `image` objects (face). */
@@ -21,16 +22,16 @@ export function formImages(body: Buffer, operation: OperationSpec): FoundImages 
     rebuildBody(replacements) {
       const bytes = replacements.get('image');
       if (bytes === undefined) return body;
-      return spliceForm(body, new Map([[field, encodeFormValue(bytes.toString('base64'))]]));
+      return spliceForm(body, new Map([[field, encodeFormValueLike(bytes.toString('base64'), field.rawValue)]]));
     },
   };
 }
 
 /**
  * Only `image_type: "BASE64"` images are bytes; URL and FACE_TOKEN ones pass through. Match's array names its slots
- * `image[0]`, `image[1]`. The rebuild re-serialises with JSON.stringify: key order and every value are kept, but
- * insignificant white space is dropped and numbers are written in JavaScript's shortest form (Baidu's request
- * fields are strings and small integers, so nothing is lost in practice).
+ * `image[0]`, `image[1]`. The rebuild splices the new base64 into the client's JSON text (json-text.ts), so every
+ * other byte, numbers and white space included, goes as the client wrote it. An `image` named twice in one object is
+ * ambiguous: the request then goes as sent.
  */
 export function jsonImages(body: Buffer, operation: OperationSpec): FoundImages | undefined {
   let parsed: unknown;
@@ -41,21 +42,32 @@ export function jsonImages(body: Buffer, operation: OperationSpec): FoundImages 
   }
   const objects = Array.isArray(parsed) ? parsed : [parsed];
   const fieldOf = (index: number) => (Array.isArray(parsed) ? `image[${index}]` : 'image');
+  const pathOf = (index: number) => (Array.isArray(parsed) ? [index, 'image'] : ['image']);
+  const found = findStrings(
+    body,
+    objects.map((_, index) => pathOf(index)),
+  );
   const slots: FoundImages['slots'] = [];
-  objects.forEach((item, index) => {
-    if (!isObject(item) || item.image_type !== 'BASE64' || typeof item.image !== 'string') return;
+  const spans = new Map<string, JsonStringSpan>();
+  for (const [index, item] of objects.entries()) {
+    if (!isObject(item) || item.image_type !== 'BASE64' || typeof item.image !== 'string') continue;
+    const at = found.get(pathKey(pathOf(index))) ?? [];
+    if (at.length !== 1) return undefined;
     const bytes = decodeImageBase64(item.image, fieldOf(index));
-    if (bytes !== undefined) slots.push({ field: fieldOf(index), bytes, operation });
-  });
+    if (bytes === undefined) continue;
+    slots.push({ field: fieldOf(index), bytes, operation });
+    spans.set(fieldOf(index), at[0]!);
+  }
   if (slots.length === 0) return undefined;
   return {
     slots,
     rebuildBody(replacements) {
-      const rebuilt = objects.map((item, index) => {
-        const bytes = replacements.get(fieldOf(index));
-        return bytes === undefined || !isObject(item) ? item : { ...item, image: bytes.toString('base64') };
-      });
-      return Buffer.from(JSON.stringify(Array.isArray(parsed) ? rebuilt : rebuilt[0]));
+      const texts = new Map<JsonStringSpan, string>();
+      for (const [field, bytes] of replacements) {
+        const span = spans.get(field);
+        if (span) texts.set(span, base64AsJsonString(bytes.toString('base64'), body, span));
+      }
+      return spliceStrings(body, texts);
     },
   };
 }

@@ -7,7 +7,11 @@ const FACEPP_ERRORS: Record<ProxyError['code'], { status: number; message: strin
   BODY_TOO_LARGE: { status: 413, message: 'Request Entity Too Large' },
   AUTH_FAILED: { status: 401, message: 'AUTHENTICATION_ERROR' },
   AUTH_UNVERIFIABLE: { status: 403, message: 'AUTHORIZATION_ERROR' },
+  CLIENT_TIMEOUT: { status: 408, message: 'REQUEST_TIMEOUT' },
+  BUSY: { status: 503, message: 'INTERNAL_ERROR' },
+  SHUTTING_DOWN: { status: 503, message: 'INTERNAL_ERROR' },
   UPSTREAM_UNREACHABLE: { status: 502, message: 'INTERNAL_ERROR' },
+  UPSTREAM_FAILED: { status: 502, message: 'INTERNAL_ERROR' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'INTERNAL_ERROR' },
   INTERNAL: { status: 502, message: 'INTERNAL_ERROR' },
 };

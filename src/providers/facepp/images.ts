@@ -1,5 +1,5 @@
 import { decodeBase64Strict } from '../base64.ts';
-import { decodeFormBase64, encodeFormValue, type FormField, parseForm, singleField, spliceForm } from '../form.ts';
+import { decodeFormBase64, encodeFormValueLike, type FormField, parseForm, singleField, spliceForm } from '../form.ts';
 import { type MultipartPart, parseMultipart, spliceParts } from '../multipart.ts';
 import { type ImageSlot, type OperationSpec, ProxyError } from '../types.ts';
 
@@ -103,7 +103,7 @@ export function formImages(
       const values = new Map<FormField, string>();
       for (const [name, bytes] of replacements) {
         const field = chosen.get(name);
-        if (field !== undefined) values.set(field, encodeFormValue(bytes.toString('base64')));
+        if (field !== undefined) values.set(field, encodeFormValueLike(bytes.toString('base64'), field.rawValue));
       }
       return spliceForm(body, values);
     },

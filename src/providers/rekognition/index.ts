@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { option } from '../../config/options.ts';
 import { decodeBase64Strict } from '../base64.ts';
 import { forwardableHeaders, headerValue } from '../headers.ts';
-import { isObject, type Json, parseJsonObject } from '../json.ts';
+import { isObject, parseJsonObject } from '../json.ts';
+import { base64AsJsonString, findStrings, type JsonStringSpan, pathKey, spliceStrings } from '../json-text.ts';
 import {
   type BufferedRequest,
   type ExtractedRequest,
@@ -177,6 +178,12 @@ export const rekognition: ProviderDescriptor<typeof rekognitionOptions> = {
   emulator: async () => (await import('../../emulator/rekognition.ts')).registerRekognition,
 };
 
+/**
+ * The inline images of a Rekognition request. The rebuild splices the new base64 into the client's JSON text in place
+ * of each replaced `Bytes` string: every other byte (numbers such as `1e400`, white space, key order, nesting of any
+ * depth) goes as the client wrote it. A field named twice in the body is ambiguous (which one the API reads is not
+ * documented): the request then goes as sent.
+ */
 function extractImages(request: BufferedRequest, spec: OperationSpec): ExtractedRequest | undefined {
   let body: unknown;
   try {
@@ -185,29 +192,38 @@ function extractImages(request: BufferedRequest, spec: OperationSpec): Extracted
     throw new ProxyError('BAD_REQUEST', 400, 'Request body is not valid JSON');
   }
   if (!isObject(body)) throw new ProxyError('BAD_REQUEST', 400, 'Request body is not a JSON object');
+  const fields = imageFieldsOf(spec.name);
+  const found = findStrings(
+    request.body,
+    fields.map((field) => [field, 'Bytes']),
+  );
   const slots: ImageSlot[] = [];
-  for (const field of imageFieldsOf(spec.name)) {
+  const spans = new Map<string, JsonStringSpan>();
+  for (const field of fields) {
     const image = body[field];
     // S3Object images stay where they are: only inline bytes can be recompressed.
     if (!isObject(image) || typeof image.Bytes !== 'string') continue;
+    const at = found.get(pathKey([field, 'Bytes'])) ?? [];
+    if (at.length !== 1) return undefined;
     const bytes = decodeBase64Strict(image.Bytes);
     if (!bytes) throw new ProxyError('BAD_REQUEST', 400, `${field}.Bytes is not valid base64`);
     slots.push({ field, bytes, operation: spec });
+    spans.set(field, at[0]!);
   }
   if (slots.length === 0) return undefined;
-  const parsed = body;
   return {
     slots,
     rebuild(replacements) {
-      const copy: Json = { ...parsed };
+      const texts = new Map<JsonStringSpan, string>();
       for (const [field, bytes] of replacements) {
-        copy[field] = { ...(parsed[field] as Json), Bytes: bytes.toString('base64') };
+        const span = spans.get(field);
+        if (span) texts.set(span, base64AsJsonString(bytes.toString('base64'), request.body, span));
       }
       return {
         method: request.method,
         url: request.url,
         headers: forwardableHeaders(request.headers),
-        body: Buffer.from(JSON.stringify(copy)),
+        body: spliceStrings(request.body, texts),
       };
     },
   };

@@ -17,7 +17,9 @@ const SIGNING_HEADERS = new Set(['authorization', 'x-amz-date', 'x-amz-security-
 /**
  * Check the client's SigV4 where the proxy knows the key's secret (its own key, and --client-keys). A key it cannot
  * verify, or no signature at all, gets what `unverified` says: a re-signing proxy that accepts anything would be an
- * open door to the account, so only a private listener allows it by default.
+ * open door to the account, so only a private listener allows it by default. So does a signature with
+ * `UNSIGNED-PAYLOAD`: it covers the head only, so the same signed head could carry any body, which the proxy would
+ * then sign with its own key.
  */
 export async function verifyClient(
   request: BufferedRequest,
@@ -33,7 +35,14 @@ export async function verifyClient(
     throw new ProxyError('AUTH_UNVERIFIABLE', 400, 'Request is missing Authentication Token');
   }
   const result = await verifySigV4(request, secretFor, { service: 'rekognition' });
-  if (result.ok) return;
+  if (result.ok) {
+    if (result.payloadSigned || unverified === 'allow') return;
+    throw new ProxyError(
+      'AUTH_FAILED',
+      403,
+      'UNSIGNED-PAYLOAD is not accepted here: the signature must cover the request body (x-amz-content-sha256).',
+    );
+  }
   if (result.code === 'UnrecognizedClientException') {
     if (unverified === 'allow') return;
     throw new ProxyError('AUTH_UNVERIFIABLE', 403, 'The security token included in the request is invalid.');
@@ -82,7 +91,11 @@ const AWS_ERRORS: Record<ProxyError['code'], string> = {
   BODY_TOO_LARGE: 'ImageTooLargeException',
   AUTH_FAILED: 'InvalidSignatureException',
   AUTH_UNVERIFIABLE: 'UnrecognizedClientException',
+  CLIENT_TIMEOUT: 'RequestTimeoutException',
+  BUSY: 'ServiceUnavailableException',
+  SHUTTING_DOWN: 'ServiceUnavailableException',
   UPSTREAM_UNREACHABLE: 'ServiceUnavailableException',
+  UPSTREAM_FAILED: 'ServiceUnavailableException',
   UPSTREAM_TIMEOUT: 'RequestTimeoutException',
   INTERNAL: 'InternalServerError',
 };
