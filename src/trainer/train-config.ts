@@ -41,6 +41,16 @@ export const trainOptions = {
     0,
     'Fixed size weight of the reward; 0 = tune it by cross-validation on the training split.',
   ),
+  threshold: option(
+    num(0, 1),
+    0,
+    'Fixed agreement threshold of the operating point (one of the ladder); 0 = chosen by cross-validation.',
+  ),
+  reference: option(
+    z.enum(['q75', 'original']),
+    'q75',
+    "What agreement is measured against: quality 75 at the stored size (the paper's), or the client's file as it is.",
+  ),
   features: option(
     z.enum(['all', 'basic']),
     'all',
@@ -49,7 +59,12 @@ export const trainOptions = {
   maxQuality: option(
     int(5),
     75,
-    'Never choose an action above this quality (the q75 reference already agrees with itself: higher only costs bytes).',
+    'Never choose an action above this quality at the stored size (the q75 reference already agrees with itself: higher only costs bytes).',
+  ),
+  monotone: option(
+    z.enum(['none', 'quality', 'side-quality']),
+    'none',
+    'Cap each predicted agreement by that of every safer action in the exported agreement head: none, the same side at higher qualities, or also larger sides.',
   ),
   images: option(
     z.string(),
@@ -64,12 +79,24 @@ export const trainOptions = {
 
 export type TrainConfig = Omit<ReturnType<typeof loadOptions<typeof trainOptions>>, 'help'>;
 
+export interface CvPoint {
+  accuracy: number;
+  sizeRatio: number;
+  hardFoldAccuracy: number;
+  targetMet: boolean;
+}
+
 export interface TrainResult {
   bytes: Uint8Array;
   modelId: string;
   sizeWeight: number;
+  /** The operating point's agreement threshold (metadata operating_point). */
+  threshold?: number;
+  /** Number of actions the model scores. */
+  actions?: number;
   validation?: PolicyMetrics;
-  crossValidation?: { accuracy: number; sizeRatio: number; hardFoldAccuracy: number; targetMet: boolean };
+  /** The argmax-of-scores rule at the chosen size weight, and the threshold rule at the chosen threshold. */
+  crossValidation?: CvPoint & { threshold?: CvPoint & { threshold: number } };
   trainImages: number;
   dataset?: Dataset;
   /** How it was trained (ensemble size, accuracy target, CV rule), for the model card. */

@@ -6,21 +6,23 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandOptions } from '../config/options.ts';
-import { paperActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
-import { forwardMlp } from '../policy/onnx-writer.ts';
+import { forwardHeads } from '../policy/onnx-writer.ts';
 import { createProgress, type Progress } from '../progress.ts';
 import { splitKey } from './api-client.ts';
 import { recordFileName } from './data.ts';
-import { buildDataset, type Dataset, metricsOf, rewardSpecOf } from './dataset.ts';
+import { buildDataset, type Dataset, type ImageRow, metricsOf, rewardSpecOf } from './dataset.ts';
 import {
   allowedActions,
   crossValidate,
   defaultFitOptions,
-  exportPolicyLayers,
+  exportPolicy,
   type FitOptions,
   fitEnsemble,
+  inputRange,
   networksToFit,
+  saferSets,
+  thresholdChoice,
 } from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
 import { writeModelCard } from './model-card.ts';
@@ -53,70 +55,87 @@ export function trainFromDataset(
     ensemble: config.ensemble,
     inputs: config.features === 'basic' ? BASIC_FEATURES : featureNames.map((_, i) => i),
     maxQuality: config.maxQuality,
+    monotone: config.monotone,
     kind: dataset.kind,
   };
   let sizeWeight = config.sizeWeight;
-  const progress = onProgress?.(networksToFit(options, !(sizeWeight > 0)));
+  let threshold = config.threshold > 0 ? config.threshold : undefined;
+  const tune = !(sizeWeight > 0) || threshold === undefined;
+  const progress = onProgress?.(networksToFit(options, tune));
   if (progress) options.onFitted = () => progress.tick();
   let crossValidation: TrainResult['crossValidation'];
-  if (!(sizeWeight > 0)) {
+  if (tune) {
     const cv = crossValidate(train, options);
-    sizeWeight = cv.chosen.sizeWeight;
+    if (!(sizeWeight > 0)) sizeWeight = cv.chosen.sizeWeight;
+    threshold ??= cv.chosenThreshold.threshold;
     crossValidation = {
       accuracy: cv.chosen.accuracy,
       sizeRatio: cv.chosen.sizeRatio,
       hardFoldAccuracy: cv.chosen.hardFoldAccuracy,
       targetMet: cv.met,
+      threshold: { ...cv.chosenThreshold, targetMet: cv.thresholdMet },
     };
   }
   const net = fitEnsemble(train, options);
   progress?.done();
-  const allowed = allowedActions(train[0]!.qualities, options.maxQuality);
-  const { layers, activations } = exportPolicyLayers(net, options.inputs, featureNames.length, sizeWeight, allowed);
-  const choose = (features: number[]) => {
-    const scores = forwardMlp(layers, activations, features);
-    let best = 0;
-    for (let k = 1; k < scores.length; k++) if (scores[k]! > scores[best]!) best = k;
-    return best;
+  const allowed = allowedActions(dataset.actions, options.maxQuality);
+  const clip = inputRange(train, featureNames.length);
+  const safer = saferSets(dataset.actions, allowed, options.monotone);
+  const exported = exportPolicy(net, options.inputs, featureNames.length, sizeWeight, allowed, clip, safer);
+  // The trainer's own reading of the export (TS mirror of the graph, the proxy's choice rule), for the card; evaluate
+  // scores the written file through onnxruntime and OnnxPolicy.
+  const choose = (row: ImageRow) => {
+    const out = forwardHeads(exported.trunk, exported.activations, exported.heads, row.features, exported.clip);
+    const heads = { accuracy: Array.from(out.agreement!), ratio: Array.from(out.size!) };
+    // The agreement head is already capped by safer actions in the export: no second cap here.
+    return thresholdChoice(row, heads, threshold!, allowed);
   };
-  const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row.features)) : undefined;
+  const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row)) : undefined;
   const modelId =
     config.modelId ||
-    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-f${FEATURE_VERSION}-e${config.ensemble}-s${config.seed}-w${sizeWeight}`;
+    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-grid${dataset.actions.length}-f${FEATURE_VERSION}-e${config.ensemble}-s${config.seed}-t${threshold}`;
   const { provider, operation } = splitKey(dataset.key);
   const rewardWeights = { ...rewardSpecOf(dataset.key, { size: sizeWeight }).weights };
-  const bytes = encodePolicy(layers, activations, {
+  const bytes = encodePolicy(exported, {
     modelId,
     provider,
     operation,
+    actions: dataset.actions,
     rewardWeights,
+    threshold: threshold!,
     dataSummary: {
-      source: 'collect (full information)',
+      source: 'collect (full information over the side x quality grid)',
       trainImages: train.length,
       droppedImages: dataset.dropped,
-      reference: 'quality 75',
-      network: `${featureNames.length}-${config.hidden.join('-')}-${paperActions.length}`,
+      reference: dataset.reference === 'q75' ? 'quality 75 at the stored size' : "the client's file as it is",
+      limits: dataset.limits,
+      network: `${featureNames.length}-${config.hidden.join('-')}-3x${dataset.actions.length}`,
+      inputRange: { min: Array.from(clip.min), max: Array.from(clip.max) },
       ensemble: config.ensemble,
       foldQuantile: config.foldQuantile,
       cvRepeats: config.cvRepeats,
       features: config.features,
       maxQuality: config.maxQuality,
+      monotone: config.monotone,
       accuracyTarget: config.accuracyTarget,
+      sizeWeight,
+      threshold,
       seed: config.seed,
       epochs: config.epochs,
       crossValidation,
-      validation: validationMetrics,
     },
   });
   return {
     bytes,
     modelId,
     sizeWeight,
+    threshold: threshold!,
+    actions: dataset.actions.length,
     trainImages: train.length,
     dataset,
     summary: {
       ensemble: config.ensemble,
-      accuracyTarget: sizeWeight === config.sizeWeight ? undefined : config.accuracyTarget,
+      accuracyTarget: tune ? config.accuracyTarget : undefined,
       foldQuantile: config.foldQuantile,
       cvRepeats: config.cvRepeats,
     },
@@ -133,18 +152,33 @@ export async function run(argv: string[]): Promise<void> {
   const dataFile = config.data ? join(config.data, recordFileName(config.key)) : '';
   if (dataFile && existsSync(dataFile)) {
     const imageDirs = config.images ? config.images.split(',') : defaultImageDirs;
-    const dataset = buildDataset(config.key, await readRecordsWithCurrentFeatures(dataFile, imageDirs));
+    const records = await readRecordsWithCurrentFeatures(dataFile, imageDirs);
+    const dataset = buildDataset(config.key, records, config.reference);
+    if (dataset.stale > 0) {
+      console.error(
+        `train: ${config.key}: ${dataset.stale} records of an older collect schema left out (newer ones present; collect again to replace them)`,
+      );
+    }
     result = trainFromDataset(dataset, config, (networks) => createProgress('train', networks, { unit: 'nets' }));
+    const cv = result.crossValidation;
+    const f3 = (x: number) => x.toFixed(3);
     console.log(
-      `train: ${config.key}: ${result.trainImages} training images, size weight ${result.sizeWeight}` +
-        (result.crossValidation
-          ? ` (cross-validated accuracy ${result.crossValidation.accuracy.toFixed(3)}, hardest folds ${result.crossValidation.hardFoldAccuracy.toFixed(3)}${result.crossValidation.targetMet ? '' : ' (target not met)'}, at size ratio ${result.crossValidation.sizeRatio.toFixed(3)})`
-          : ''),
+      `train: ${config.key}: ${result.trainImages} training images, ${dataset.actions.length} actions, ` +
+        `threshold ${result.threshold}, size weight ${result.sizeWeight}`,
     );
+    if (cv?.threshold) {
+      const t = cv.threshold;
+      console.log(
+        `train: cross-validated threshold rule: accuracy ${f3(t.accuracy)}, hardest folds ${f3(t.hardFoldAccuracy)}` +
+          `${t.targetMet ? '' : ' (target not met)'}, size ratio ${f3(t.sizeRatio)}; argmax of scores: accuracy ` +
+          `${f3(cv.accuracy)}, hardest folds ${f3(cv.hardFoldAccuracy)}${cv.targetMet ? '' : ' (target not met)'}, size ratio ${f3(cv.sizeRatio)}`,
+      );
+    }
     if (result.validation) {
       const v = result.validation;
       console.log(
-        `train: validation (${v.images} images): accuracy ${v.accuracy.toFixed(3)}, size ratio ${v.sizeRatio.toFixed(3)}, mean quality ${v.meanQuality.toFixed(1)}`,
+        `train: validation (${v.images} images, reported, not tuned on): accuracy ${f3(v.accuracy)}, size ratio ${f3(v.sizeRatio)}, ` +
+          `bytes ratio ${f3(v.bytesRatio)}, mean quality ${v.meanQuality.toFixed(1)}, mean side ${Math.round(v.meanSide)} px`,
       );
     }
   } else if (config.logs) {

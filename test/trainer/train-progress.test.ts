@@ -1,35 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadOptions } from '../../src/config/options.ts';
-import { FEATURE_VERSION, featureNames } from '../../src/policy/features.ts';
-import { seededRng } from '../../src/policy/rng.ts';
 import type { Progress } from '../../src/progress.ts';
-import type { Dataset, ImageRow } from '../../src/trainer/dataset.ts';
 import { trainFromDataset } from '../../src/trainer/train.ts';
 import { trainOptions } from '../../src/trainer/train-config.ts';
-
-const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
-
-function rows(count: number): ImageRow[] {
-  const rng = seededRng(7);
-  return Array.from({ length: count }, (_, i) => {
-    const features = Array.from({ length: featureNames.length }, () => rng() * 2 - 1);
-    const safe = features[0]! > 0 ? 45 : 5;
-    const ratio = QUALITIES.map((q) => q / 75);
-    return {
-      image: `img${i}`,
-      split: i % 5 === 4 ? 'validation' : 'train',
-      features,
-      featureVersion: FEATURE_VERSION,
-      qualities: QUALITIES,
-      accuracy: QUALITIES.map((q) => (q >= safe ? 1 : 0)),
-      overlap: QUALITIES.map((q) => (q >= safe ? 1 : 0)),
-      bytes: ratio.map((r) => Math.round(r * 30000)),
-      ratio,
-      referenceBytes: 30000,
-    };
-  });
-}
+import { gridDataset, gridRows } from './synthetic.ts';
 
 test('train reports progress: one tick per network fitted, against the total it announced first', () => {
   const { help: _, ...config } = loadOptions(
@@ -37,7 +12,7 @@ test('train reports progress: one tick per network fitted, against the total it 
     ['--ensemble', '2', '--cv-repeats', '1', '--epochs', '3'],
     {},
   );
-  const dataset: Dataset = { key: 'rekognition/DetectLabels', kind: 'labels', rows: rows(60), dropped: 0 };
+  const dataset = gridDataset(gridRows(60, 7, (i) => (i % 5 === 4 ? 'validation' : 'train')));
   let announced = 0;
   let ticks = 0;
   let done = 0;
