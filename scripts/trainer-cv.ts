@@ -4,7 +4,8 @@
  * fixed grid action reaching the same pooled CV accuracy on the same photos. The validation photos are never read.
  *
  *   node scripts/trainer-cv.ts --key rekognition/DetectLabels [--target 0.95] [--data .data/collect]
- *     [--variants monotone=none,monotone=quality,monotone=side-quality] [--cv-repeats 2]
+ *     [--variants 'inputs=none,inputs=all;epochs=100'] [--cv-repeats 2]
+ * A variant is name=value pairs of FitOptions joined by ';' (inputs=all|basic|size|none, hidden=16 or 16x8); ',' separates variants.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,13 +13,14 @@ import { defaultCollectDir, recordFileName } from '../src/trainer/data.ts';
 import { buildDataset, metricsOf } from '../src/trainer/dataset.ts';
 import { crossValidate, defaultFitOptions, type FitOptions } from '../src/trainer/fit.ts';
 import { readRecordsWithCurrentFeatures } from '../src/trainer/refeature.ts';
+import { FEATURE_SETS } from '../src/trainer/train-config.ts';
 
 const { values } = parseArgs({
   options: {
     key: { type: 'string', default: 'rekognition/DetectLabels' },
     target: { type: 'string', default: '0.95' },
     data: { type: 'string', default: defaultCollectDir },
-    variants: { type: 'string', default: 'monotone=none,monotone=quality,monotone=side-quality' },
+    variants: { type: 'string', default: 'inputs=none,inputs=size,inputs=all' },
     'cv-repeats': { type: 'string', default: '2' },
   },
 });
@@ -43,15 +45,30 @@ function fixedAt(accuracy: number) {
 }
 
 const f3 = (x: number) => x.toFixed(3);
-for (const variant of values.variants.split(';').flatMap((v) => v.split(','))) {
-  const [name, value] = variant.split('=') as [string, string];
-  const parsed = /^[0-9.]+$/.test(value) ? Number(value) : value;
+for (const variant of values.variants.split(',')) {
+  const settings: Record<string, unknown> = {};
+  for (const pair of variant.split(';')) {
+    const [name, value] = pair.split('=') as [string, string];
+    const parsed =
+      name === 'inputs'
+        ? FEATURE_SETS[value as keyof typeof FEATURE_SETS]
+        : name === 'hidden'
+          ? value.split('x').map(Number)
+          : /^[0-9.e-]+$/.test(value)
+            ? Number(value)
+            : value === 'true'
+              ? true
+              : value === 'false'
+                ? false
+                : value;
+    settings[name] = parsed;
+  }
   const options: FitOptions = {
     ...defaultFitOptions,
     kind: dataset.kind,
     accuracyTarget: target,
     cvRepeats: Number(values['cv-repeats']),
-    [name]: parsed,
+    ...settings,
   };
   const started = Date.now();
   const cv = crossValidate(train, options);

@@ -251,7 +251,7 @@ function validate(spec: MlpSpec): void {
   }
 }
 
-function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
+export function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
   // raw_data is little-endian float32; copy so an unaligned or shared buffer cannot leak extra bytes.
   const raw = new Uint8Array(values.length * 4);
   const view = new DataView(raw.buffer);
@@ -261,7 +261,7 @@ function floatTensor(name: string, dims: number[], values: Float32Array): onnxPr
   return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
 }
 
-function valueInfo(name: string, size: number): onnxProto.onnx.IValueInfoProto {
+export function valueInfo(name: string, size: number): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {

@@ -26,10 +26,19 @@ import type { EncodeAction } from '../codec/types.ts';
 import { type RewardSpec, rewardSpec } from '../feedback/reward-spec.ts';
 import { AGREEMENT_LADDER, type Candidate } from '../policy/actions.ts';
 import { featureNames } from '../policy/features.ts';
+import { forwardGridNet, type GridNetSpec } from '../policy/grid-net.ts';
 import { cheapestAgreeing } from '../policy/onnx-policy.ts';
-import type { Activation, DenseLayer, InputClip, OutputHead } from '../policy/onnx-writer.ts';
+import {
+  type Activation,
+  clipInput,
+  type DenseLayer,
+  forwardHeads,
+  type InputClip,
+  type OutputHead,
+} from '../policy/onnx-writer.ts';
 import { seededRng } from '../policy/rng.ts';
 import type { TaskKind } from '../providers/types.ts';
+import { actionNetHeads, exportActionNet, fitActionNet } from './action-net.ts';
 import type { ImageRow } from './dataset.ts';
 import { Mlp, type Sample, type TrainOptions } from './mlp.ts';
 
@@ -67,13 +76,24 @@ export interface FitOptions extends TrainOptions {
    * candidates; capping each by its safer ones removes them (and adds under-estimates: the minimum of noisy values).
    */
   monotone: Monotone;
+  /** Start each output at its training mean (Mlp.initOutputBias) rather than at 0. */
+  meanInit: boolean;
+  /**
+   * 'action-input': one net over image features + the action's own features (quality, side vs the image), two outputs
+   * (src/policy/grid-net.ts); 'per-action': image features in, agreement and size of every action out;
+   * 'column-means': no learning from features at all, every action's mean agreement and size over the training
+   * photos (the threshold rule then sends each photo the cheapest of its candidates whose mean clears it: the
+   * baseline a learnt policy has to beat in cross-validation).
+   */
+  architecture: Architecture;
   /** Called after each network is fitted (progress: train fits folds x repeats x ensemble + ensemble of them). */
   onFitted?: () => void;
 }
 
 /** How many networks train fits with these options (cross-validation, when it runs, then the ensemble itself). */
 export const networksToFit = (options: FitOptions, crossValidates: boolean): number =>
-  Math.max(1, options.ensemble) * (1 + (crossValidates ? Math.max(1, options.cvRepeats) * options.folds : 0));
+  (options.architecture === 'column-means' ? 1 : Math.max(1, options.ensemble)) *
+  (1 + (crossValidates ? Math.max(1, options.cvRepeats) * options.folds : 0));
 
 export const defaultSizeWeights: number[] = Array.from(
   { length: 41 },
@@ -100,7 +120,11 @@ export const defaultFitOptions: FitOptions = {
   thresholds: AGREEMENT_LADDER,
   maxQuality: 75,
   monotone: 'none',
+  meanInit: true,
+  architecture: 'action-input',
 };
+
+export type Architecture = 'per-action' | 'action-input' | 'column-means';
 
 export type Monotone = 'none' | 'quality' | 'side-quality';
 
@@ -122,25 +146,49 @@ export const memberSeed = (seed: number, member: number) => seed + 1000 * member
 
 /** K nets with seeds seed, seed + 1000, ...: their averaged outputs are the policy's predictions. */
 export function fitEnsemble(rows: readonly ImageRow[], options: FitOptions): Mlp[] {
-  return Array.from({ length: Math.max(1, options.ensemble) }, (_, k) =>
-    fitNetwork(rows, { ...options, seed: memberSeed(options.seed, k) }),
-  );
+  const members = options.architecture === 'column-means' ? 1 : Math.max(1, options.ensemble);
+  return Array.from({ length: members }, (_, k) => fitNetwork(rows, { ...options, seed: memberSeed(options.seed, k) }));
 }
 
 export function fitNetwork(rows: readonly ImageRow[], options: FitOptions): Mlp {
+  if (options.architecture === 'action-input') {
+    const net = fitActionNet(rows, options);
+    options.onFitted?.();
+    return net;
+  }
   const actions = rows[0]?.accuracy.length ?? 10;
+  if (options.architecture === 'column-means') {
+    // One dead hidden unit and every weight 0: the outputs are the biases, each output's training mean.
+    const net = new Mlp({ inputs: options.inputs.length, hidden: [1], outputs: 2 * actions }, options.seed);
+    for (const layer of net.layers) layer.w.fill(0);
+    net.initOutputBias(samplesOf(rows, options.inputs));
+    options.onFitted?.();
+    return net;
+  }
   const net = new Mlp({ inputs: options.inputs.length, hidden: options.hidden, outputs: 2 * actions }, options.seed);
   const samples = samplesOf(rows, options.inputs);
   net.fitStandardisation(samples.map((s) => s.x));
+  if (options.meanInit) net.initOutputBias(samples);
   net.train(samples, options);
   options.onFitted?.();
   return net;
 }
 
+/** Predicted agreement and size ratio of every action for a row, by the options' architecture (inputs clipped first). */
+export function headsOf(
+  nets: readonly Mlp[],
+  row: ImageRow,
+  options: Pick<FitOptions, 'architecture' | 'inputs'>,
+  clip?: InputClip,
+): Heads {
+  if (options.architecture === 'action-input') return actionNetHeads(nets, row, row.actions, options.inputs, clip);
+  return predictHeads(nets, clip ? { features: Array.from(clipInput(row.features, clip)) } : row, options.inputs);
+}
+
 /** Predicted [accuracy per action, ratio per action] for a row: one net's outputs, or the mean of an ensemble's. */
 export function predictHeads(
   net: Mlp | readonly Mlp[],
-  row: ImageRow,
+  row: { features: readonly number[] },
   inputs: readonly number[],
 ): { accuracy: number[]; ratio: number[] } {
   const nets: readonly Mlp[] = net instanceof Mlp ? [net] : net;
@@ -337,7 +385,9 @@ export function crossValidate(rows: readonly ImageRow[], options: FitOptions): C
       const held = rows.filter((_, i) => foldOf[i] === fold);
       if (held.length === 0) continue;
       const nets = fitEnsemble(train, { ...options, seed: options.seed + 100 * repeat + fold + 1 });
-      const heads = held.map((row) => predictHeads(nets, row, options.inputs));
+      // Held-out photos are clipped to the range of this fold's training photos, as the export clips to its own.
+      const clip = inputRange(train, train[0]?.features.length ?? 0);
+      const heads = held.map((row) => headsOf(nets, row, options, clip));
       weights.forEach((sizeWeight, t) => {
         const spec = rewardSpec(options.kind, { size: sizeWeight });
         byWeight.add(
@@ -456,12 +506,57 @@ export function inputRange(rows: readonly { features: readonly number[] }[], fea
 /** Names of the exported outputs (POLICY.md). */
 export const OUTPUTS = { scores: 'scores', agreement: 'agreement', size: 'size' } as const;
 
-export interface ExportedPolicy {
+/** One output per action, three heads on a shared trunk (onnx-writer.ts). */
+export interface ExportedMlp {
+  kind: 'mlp';
   trunk: DenseLayer[];
   activations: Activation[];
   /** scores (expected reward, masked actions at MASKED_SCORE), agreement (masked at MASKED_AGREEMENT), size. */
   heads: OutputHead[];
   clip?: InputClip;
+}
+
+/** The action-conditioned network (grid-net.ts), without its tensor names and metadata. */
+export interface ExportedGrid {
+  kind: 'grid';
+  spec: Omit<GridNetSpec, 'names' | 'metadata' | 'producerName'>;
+}
+
+export type ExportedPolicy = ExportedMlp | ExportedGrid;
+
+/** The exported model's three outputs for one feature vector, by the TS mirror of its graph. */
+export function forwardExported(
+  exported: ExportedPolicy,
+  features: ArrayLike<number>,
+): { scores: Float32Array; agreement: Float32Array; size: Float32Array } {
+  const out =
+    exported.kind === 'mlp'
+      ? forwardHeads(exported.trunk, exported.activations, exported.heads, features, exported.clip)
+      : forwardGridNet({ ...exported.spec, names: { input: 'features', ...OUTPUTS }, metadata: {} }, features);
+  return { scores: out[OUTPUTS.scores]!, agreement: out[OUTPUTS.agreement]!, size: out[OUTPUTS.size]! };
+}
+
+/** The action-conditioned ensemble as the exported grid network: masks, optional monotone cap, input clip. */
+export function exportGridPolicy(
+  nets: readonly Mlp[],
+  inputs: readonly number[],
+  featureCount: number,
+  actions: readonly EncodeAction[],
+  sizeWeight: number,
+  allowed?: readonly boolean[],
+  clip?: InputClip,
+  safer?: readonly number[][],
+): ExportedGrid {
+  return {
+    kind: 'grid',
+    spec: {
+      ...exportActionNet(nets, inputs, featureCount, actions),
+      sizeWeight,
+      ...(allowed ? { masked: allowed.map((a) => !a) } : {}),
+      ...(safer ? { minOver: safer } : {}),
+      ...(clip ? { inputClip: clip } : {}),
+    },
+  };
 }
 
 /**
@@ -477,7 +572,7 @@ export function exportPolicy(
   allowed?: readonly boolean[],
   clip?: InputClip,
   safer?: readonly number[][],
-): ExportedPolicy {
+): ExportedMlp {
   const nets: readonly Mlp[] = net instanceof Mlp ? [net] : net;
   const { layers, activations } = averageNetworks(nets.map((n) => widenedLayers(n, inputs, featureCount)));
   const last = layers.at(-1)!;
@@ -511,6 +606,7 @@ export function exportPolicy(
     }
   }
   return {
+    kind: 'mlp',
     trunk: layers.slice(0, -1),
     activations: activations.slice(0, -1),
     heads: [

@@ -6,6 +6,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import type { EncodeAction } from '../codec/types.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
+import { encodeGridNetOnnx } from '../policy/grid-net.ts';
 import { policyMetadataProps } from '../policy/model-metadata.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
 import { encodeMlpOnnx } from '../policy/onnx-writer.ts';
@@ -27,6 +28,25 @@ export interface ModelDescription {
 }
 
 export function encodePolicy(policy: ExportedPolicy, description: ModelDescription): Uint8Array {
+  const metadata = policyMetadataProps({
+    model_id: description.modelId,
+    actions: description.actions.map((a) => ({ ...a })),
+    input: 'features',
+    output: OUTPUTS.scores,
+    agreement_output: OUTPUTS.agreement,
+    size_output: OUTPUTS.size,
+    ...(description.threshold === undefined ? {} : { operating_point: { threshold: description.threshold } }),
+    feature_version: FEATURE_VERSION,
+    feature_names: [...featureNames],
+    provider: description.provider,
+    operation: description.operation,
+    reward_weights: description.rewardWeights,
+    data_summary: description.dataSummary,
+  });
+  const producerName = 'adacompress-trainer';
+  if (policy.kind === 'grid') {
+    return encodeGridNetOnnx({ ...policy.spec, names: { input: 'features', ...OUTPUTS }, metadata, producerName });
+  }
   return encodeMlpOnnx({
     layers: policy.trunk,
     activations: policy.activations,
@@ -34,22 +54,8 @@ export function encodePolicy(policy: ExportedPolicy, description: ModelDescripti
     ...(policy.clip ? { inputClip: policy.clip } : {}),
     inputName: 'features',
     outputName: OUTPUTS.scores,
-    producerName: 'adacompress-trainer',
-    metadata: policyMetadataProps({
-      model_id: description.modelId,
-      actions: description.actions.map((a) => ({ ...a })),
-      input: 'features',
-      output: OUTPUTS.scores,
-      agreement_output: OUTPUTS.agreement,
-      size_output: OUTPUTS.size,
-      ...(description.threshold === undefined ? {} : { operating_point: { threshold: description.threshold } }),
-      feature_version: FEATURE_VERSION,
-      feature_names: [...featureNames],
-      provider: description.provider,
-      operation: description.operation,
-      reward_weights: description.rewardWeights,
-      data_summary: description.dataSummary,
-    }),
+    producerName,
+    metadata,
   });
 }
 

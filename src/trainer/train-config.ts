@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { int, type loadOptions, num, option } from '../config/options.ts';
+import { featureNames } from '../policy/features.ts';
 import { defaultCollectDir } from './data.ts';
 import type { Dataset, PolicyMetrics } from './dataset.ts';
 
@@ -52,14 +53,19 @@ export const trainOptions = {
     "What agreement is measured against: quality 75 at the stored size (the paper's), or the client's file as it is.",
   ),
   features: option(
-    z.enum(['all', 'basic']),
+    z.enum(['all', 'basic', 'size', 'none']),
     'all',
-    'Feature subset: all, or the 5 basic header scalars of version 1 only (an experiment).',
+    'Image features the network sees: all, the 5 header scalars of version 1, the size only (megapixels, aspect), or none (action-input network only: quality and the side relative to the image).',
   ),
   maxQuality: option(
     int(5),
     75,
     'Never choose an action above this quality at the stored size (the q75 reference already agrees with itself: higher only costs bytes).',
+  ),
+  architecture: option(
+    z.enum(['action-input', 'per-action', 'column-means']),
+    'action-input',
+    "Network: one over image + action features (quality, side vs the image) with 2 outputs, one output per action, or no network (each action's training mean: the baseline).",
   ),
   monotone: option(
     z.enum(['none', 'quality', 'side-quality']),
@@ -71,7 +77,7 @@ export const trainOptions = {
     '',
     'Image folders (comma-separated) to recompute features of older records from; "" = the shared data folders.',
   ),
-  hidden: option(intList, [16], 'Hidden layer widths.', '16'),
+  hidden: option(intList, [16], 'Hidden layer widths (the action-input network has one hidden layer).', '16'),
   epochs: option(int(1), 30, 'Training epochs.'),
   seed: option(int(0), 1, 'Seed of initialisation and shuffling.'),
   modelId: option(z.string(), '', 'Model id (default: derived from key, data and seed).'),
@@ -105,3 +111,11 @@ export interface TrainResult {
 
 /** The 5 header scalars version 1 had (log bpp, source quality, is-JPEG, log megapixels, log aspect). */
 export const BASIC_FEATURES = [0, 1, 2, 3, 4];
+
+/** Feature indices of each --features choice. */
+export const FEATURE_SETS: Record<'all' | 'basic' | 'size' | 'none', number[]> = {
+  all: featureNames.map((_, i) => i),
+  basic: BASIC_FEATURES,
+  size: [3, 4],
+  none: [],
+};

@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandOptions } from '../config/options.ts';
 import { FEATURE_VERSION, featureNames } from '../policy/features.ts';
-import { forwardHeads } from '../policy/onnx-writer.ts';
 import { createProgress, type Progress } from '../progress.ts';
 import { splitKey } from './api-client.ts';
 import { recordFileName } from './data.ts';
@@ -16,9 +15,11 @@ import {
   allowedActions,
   crossValidate,
   defaultFitOptions,
+  exportGridPolicy,
   exportPolicy,
   type FitOptions,
   fitEnsemble,
+  forwardExported,
   inputRange,
   networksToFit,
   saferSets,
@@ -29,7 +30,7 @@ import { writeModelCard } from './model-card.ts';
 import { encodePolicy, writeAtomically } from './policy-model.ts';
 import { promote } from './promote.ts';
 import { defaultImageDirs, readRecordsWithCurrentFeatures } from './refeature.ts';
-import { BASIC_FEATURES, ENV_PREFIX, type TrainConfig, type TrainResult, trainOptions } from './train-config.ts';
+import { ENV_PREFIX, FEATURE_SETS, type TrainConfig, type TrainResult, trainOptions } from './train-config.ts';
 
 /** Train from full-information rows of the train split; report (not tune on) the validation split. */
 export function trainFromDataset(
@@ -40,6 +41,9 @@ export function trainFromDataset(
   const train = dataset.rows.filter((r) => r.split === 'train');
   const validation = dataset.rows.filter((r) => r.split === 'validation');
   if (train.length < 20) throw new Error(`${dataset.key}: only ${train.length} training images collected`);
+  if (config.features === 'none' && config.architecture === 'per-action') {
+    throw new Error('--features none needs --architecture action-input (the per-action network has no other input)');
+  }
   for (const row of train) {
     if (row.featureVersion !== FEATURE_VERSION)
       throw new Error(`data has features v${row.featureVersion}, code v${FEATURE_VERSION}`);
@@ -53,9 +57,11 @@ export function trainFromDataset(
     foldQuantile: config.foldQuantile,
     cvRepeats: config.cvRepeats,
     ensemble: config.ensemble,
-    inputs: config.features === 'basic' ? BASIC_FEATURES : featureNames.map((_, i) => i),
+    inputs: FEATURE_SETS[config.features],
     maxQuality: config.maxQuality,
     monotone: config.monotone,
+    architecture: config.architecture,
+    meanInit: true,
     kind: dataset.kind,
   };
   let sizeWeight = config.sizeWeight;
@@ -81,14 +87,21 @@ export function trainFromDataset(
   const allowed = allowedActions(dataset.actions, options.maxQuality);
   const clip = inputRange(train, featureNames.length);
   const safer = saferSets(dataset.actions, allowed, options.monotone);
-  const exported = exportPolicy(net, options.inputs, featureNames.length, sizeWeight, allowed, clip, safer);
+  const exported =
+    options.architecture === 'action-input'
+      ? exportGridPolicy(net, options.inputs, featureNames.length, dataset.actions, sizeWeight, allowed, clip, safer)
+      : exportPolicy(net, options.inputs, featureNames.length, sizeWeight, allowed, clip, safer);
   // The trainer's own reading of the export (TS mirror of the graph, the proxy's choice rule), for the card; evaluate
   // scores the written file through onnxruntime and OnnxPolicy.
   const choose = (row: ImageRow) => {
-    const out = forwardHeads(exported.trunk, exported.activations, exported.heads, row.features, exported.clip);
-    const heads = { accuracy: Array.from(out.agreement!), ratio: Array.from(out.size!) };
-    // The agreement head is already capped by safer actions in the export: no second cap here.
-    return thresholdChoice(row, heads, threshold!, allowed);
+    const out = forwardExported(exported, row.features);
+    // The agreement head is already masked and capped in the export: no second cap here.
+    return thresholdChoice(
+      row,
+      { accuracy: Array.from(out.agreement), ratio: Array.from(out.size) },
+      threshold!,
+      allowed,
+    );
   };
   const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row)) : undefined;
   const modelId =
@@ -109,7 +122,11 @@ export function trainFromDataset(
       droppedImages: dataset.dropped,
       reference: dataset.reference === 'q75' ? 'quality 75 at the stored size' : "the client's file as it is",
       limits: dataset.limits,
-      network: `${featureNames.length}-${config.hidden.join('-')}-3x${dataset.actions.length}`,
+      network:
+        config.architecture === 'action-input'
+          ? `action-conditioned: (${featureNames.length} features + quality + side)-${config.hidden.join('-')}-2, over ${dataset.actions.length} actions`
+          : `${featureNames.length}-${config.hidden.join('-')}-3x${dataset.actions.length}`,
+      architecture: config.architecture,
       inputRange: { min: Array.from(clip.min), max: Array.from(clip.max) },
       ensemble: config.ensemble,
       foldQuantile: config.foldQuantile,

@@ -9,6 +9,7 @@ import { FEATURE_VERSION, featureHeaderOf, featureNames, featuresFromHeader } fr
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
 import { forwardHeads } from '../../src/policy/onnx-writer.ts';
 import { seededRng } from '../../src/policy/rng.ts';
+import { actionNetHeads, sideFeature } from '../../src/trainer/action-net.ts';
 import type { ApiClient } from '../../src/trainer/api-client.ts';
 import { type CollectConfig, collect, plannedCalls } from '../../src/trainer/collect.ts';
 import { COLLECT_SCHEMA_VERSION, type CollectedRecord, readRecords, recordFileName } from '../../src/trainer/data.ts';
@@ -17,11 +18,14 @@ import {
   allowedActions,
   crossValidate,
   defaultFitOptions,
+  exportGridPolicy,
   exportPolicy,
   fitEnsemble,
   fitNetwork,
   foldAssignment,
+  forwardExported,
   inputRange,
+  maskedAgreement,
   predictHeads,
   saferSets,
   thresholdChoice,
@@ -33,7 +37,8 @@ import { withCurrentFeatures } from '../../src/trainer/refeature.ts';
 import { syntheticJpeg } from '../codec/images.ts';
 import { column, gridRows, LIMITS } from './synthetic.ts';
 
-const fit = { ...defaultFitOptions, epochs: 40, hidden: [8] };
+const fit = { ...defaultFitOptions, epochs: 40, hidden: [8], architecture: 'per-action' as const };
+const actionInput = { ...defaultFitOptions, epochs: 20, hidden: [8], architecture: 'action-input' as const };
 
 function description(modelId: string, threshold?: number) {
   return {
@@ -166,7 +171,7 @@ test('size weight and threshold are the cheapest that hold the target on the har
     const accuracy = row.sent.map((a) => (a.quality >= 45 ? 1 : 0));
     return { ...row, accuracy, overlap: accuracy };
   });
-  const options = { ...fit, epochs: 80, ensemble: 2, cvRepeats: 2, accuracyTarget: 0.9 };
+  const options = { ...fit, epochs: 80, ensemble: 2, cvRepeats: 2, accuracyTarget: 0.96 };
   const hard = crossValidate(rows, { ...options, foldQuantile: 0.2 });
   const pooled = crossValidate(rows, { ...options, foldQuantile: 0 });
   assert.equal(hard.trials.length, options.sizeWeights.length);
@@ -176,19 +181,19 @@ test('size weight and threshold are the cheapest that hold the target on the har
     [hard.trials, hard.chosen],
     [hard.thresholdTrials, hard.chosenThreshold],
   ] as const) {
-    assert.ok(chosen.hardFoldAccuracy >= 0.9);
+    assert.ok(chosen.hardFoldAccuracy >= 0.96);
     for (const t of trials) {
       if (t.sizeRatio < chosen.sizeRatio)
-        assert.ok(t.hardFoldAccuracy < 0.9, `${JSON.stringify(t)} was cheaper and met it`);
+        assert.ok(t.hardFoldAccuracy < 0.96, `${JSON.stringify(t)} was cheaper and met it`);
     }
   }
   for (const [p, h] of [
     [pooled.chosen, hard.chosen],
     [pooled.chosenThreshold, hard.chosenThreshold],
   ] as const) {
-    assert.ok(p.accuracy >= 0.9);
+    assert.ok(p.accuracy >= 0.96);
     assert.ok(
-      p.sizeRatio < h.sizeRatio && p.hardFoldAccuracy < 0.9,
+      p.sizeRatio < h.sizeRatio && p.hardFoldAccuracy < 0.96,
       'on noisy data the pooled mean accepts a point that fails on the hardest folds',
     );
   }
