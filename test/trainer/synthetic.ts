@@ -37,6 +37,9 @@ export function gridRows(
   const candidates = candidatesFor(gridActions, size, LIMITS, undefined);
   return Array.from({ length: count }, (_, i) => {
     const features = Array.from({ length: featureNames.length }, () => rng() * 2 - 1);
+    // The size features say what the image is (500x375), as features v2 would.
+    features[3] = Math.log((WIDTH * HEIGHT) / 1e6);
+    features[4] = Math.log(WIDTH / HEIGHT);
     const hard = features[0]! > 0;
     const accuracy = sent.map((a) => (a.quality >= safeQuality(hard, a.maxSide ?? WIDTH) ? 1 : 0));
     const ratio = sent.map(ratioOf);

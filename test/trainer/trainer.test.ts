@@ -123,6 +123,76 @@ test('inputs are clipped to the training range inside the graph, and the TS mirr
   }
 });
 
+test('the action-conditioned network: ONNX == TS mirror == trainer for all three heads, masks and clipping included', async () => {
+  const rows = gridRows(80, 11);
+  const nets = fitEnsemble(rows, { ...actionInput, ensemble: 2 });
+  const allowed = allowedActions(gridActions, 75);
+  const clip = inputRange(rows, featureNames.length);
+  const w = 0.3;
+  for (const monotone of ['none', 'side-quality'] as const) {
+    const safer = saferSets(gridActions, allowed, monotone);
+    const exported = exportGridPolicy(
+      nets,
+      actionInput.inputs,
+      featureNames.length,
+      gridActions,
+      w,
+      allowed,
+      clip,
+      safer,
+    );
+    assert.equal(exported.spec.image.rows, 2 * 8, 'the ensemble as one network: hidden units side by side');
+    const policy = await OnnxPolicy.fromBytes(
+      encodePolicy(exported, description(`grid-${monotone}`, 0.95)),
+      greedyOnly,
+    );
+    try {
+      // Training photos, and one far outside their range (clipped in the image part; its side feature is its own).
+      const far = rows[0]!.features.map((v, j) => (j === 3 ? 2.5 : v * 30));
+      for (const features of [...rows.slice(0, 5).map((r) => r.features), far]) {
+        const onnx = await policy.outputs(Float32Array.from(features));
+        const mirror = forwardExported(exported, features);
+        const trainer = actionNetHeads(nets, { features }, gridActions, actionInput.inputs, clip);
+        const expectedAgreement = maskedAgreement(trainer, allowed, safer);
+        gridActions.forEach((_, k) => {
+          const expectedScore = allowed[k] ? trainer.accuracy[k]! - w * trainer.ratio[k]! : -1000;
+          for (const [name, got, ts, expected] of [
+            ['agreement', onnx.agreement![k]!, mirror.agreement[k]!, expectedAgreement[k]!],
+            ['size', onnx.size![k]!, mirror.size[k]!, trainer.ratio[k]!],
+            ['scores', onnx.reward[k]!, mirror.scores[k]!, expectedScore],
+          ] as const) {
+            const tolerance = 1e-4 * Math.max(1, Math.abs(expected));
+            assert.ok(
+              Math.abs(got - expected) < tolerance,
+              `${monotone} ${name} ${k}: onnx ${got} vs trainer ${expected}`,
+            );
+            assert.ok(Math.abs(ts - got) < tolerance, `${monotone} ${name} ${k}: TS mirror ${ts} vs onnx ${got}`);
+          }
+        });
+      }
+    } finally {
+      await policy.release();
+    }
+  }
+});
+
+test("the action-conditioned network knows the image's size: the same action is a smaller share of a larger photo", () => {
+  const rows = gridRows(80, 12);
+  const nets = fitEnsemble(rows, { ...actionInput, ensemble: 1 });
+  const exported = exportGridPolicy(nets, actionInput.inputs, featureNames.length, gridActions, 0.3);
+  const small = rows[0]!.features;
+  // The same photo's features as if it were 4000x3000 (log megapixels ln 12): 512 px is then well under its size.
+  const large = small.map((v, j) => (j === 3 ? Math.log(12) : j === 4 ? Math.log(4 / 3) : v));
+  const at512 = column(35, 512);
+  assert.equal(sideFeature(gridActions[at512]!, small), 0, 'a 500-px photo at 512 px is its stored size');
+  assert.ok(Math.abs(sideFeature(gridActions[at512]!, large) - Math.log(512 / 4000)) < 1e-3);
+  const a = forwardExported(exported, small);
+  const b = forwardExported(exported, large);
+  // For the small photo, 512 px and the stored size are one upload: the same prediction.
+  assert.ok(Math.abs(a.size[at512]! - a.size[column(35)]!) < 1e-6);
+  assert.ok(Math.abs(b.size[at512]! - b.size[column(35)]!) > 1e-3, 'for the large one they differ');
+});
+
 test("an ensemble exports as ONE plain MLP whose heads are the mean of its members' (masked actions constant)", async () => {
   const rows = gridRows(80, 5);
   const nets = fitEnsemble(rows, { ...fit, ensemble: 3, seed: 4 });
