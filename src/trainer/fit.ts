@@ -126,6 +126,20 @@ export const defaultFitOptions: FitOptions = {
 
 export type Architecture = 'per-action' | 'action-input' | 'column-means';
 
+/** The families `--architecture auto` cross-validates, simplest first (on a tie the simpler one is kept). */
+export const ARCHITECTURES: readonly Architecture[] = ['column-means', 'per-action', 'action-input'];
+
+/**
+ * Which of two cross-validations is better for the threshold rule: one that meets the target beats one that does not;
+ * both meeting it, the cheaper; neither, the more accurate on the hardest folds (then the cheaper). Negative: a first.
+ */
+export function architectureOrder(a: CrossValidation, b: CrossValidation): number {
+  if (a.thresholdMet !== b.thresholdMet) return a.thresholdMet ? -1 : 1;
+  const [x, y] = [a.chosenThreshold, b.chosenThreshold];
+  if (!a.thresholdMet && x.hardFoldAccuracy !== y.hardFoldAccuracy) return y.hardFoldAccuracy - x.hardFoldAccuracy;
+  return x.sizeRatio - y.sizeRatio;
+}
+
 export type Monotone = 'none' | 'quality' | 'side-quality';
 
 /** Per action: may the policy choose it (a resized action, or quality <= maxQuality at the stored size)? */

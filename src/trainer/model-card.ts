@@ -33,6 +33,22 @@ function choiceOf(result: TrainResult): string {
   return `the cheapest that keeps accuracy ≥ ${s.accuracyTarget} ${where}`;
 }
 
+function networkOf(result: TrainResult, actions: number): string {
+  if (result.architecture === 'column-means')
+    return `no learnt network: every action's mean agreement and size ratio over the training photos (the cross-validated baseline won)`;
+  if (result.architecture === 'action-input')
+    return `action-conditioned MLP (image features + the action's quality and side relative to the image) → hidden (ReLU) → agreement, ln size, evaluated for each of the ${actions} actions${ensembleOf(result)}`;
+  return `MLP ${featureNames.length} → hidden (ReLU) → three heads of ${actions} (linear)${ensembleOf(result)}`;
+}
+
+function familiesOf(result: TrainResult): string {
+  const trials = result.architectureTrials;
+  if (!trials) return '';
+  const f = (t: (typeof trials)[number]) =>
+    `${t.architecture} ${f3(t.threshold.accuracy)} (hardest folds ${f3(t.threshold.hardFoldAccuracy)}${t.met ? '' : ', target not met'}) at ${f3(t.threshold.sizeRatio)}`;
+  return `- family chosen by cross-validation on the training split (threshold rule, accuracy at size ratio): ${trials.map(f).join('; ')}\n`;
+}
+
 export function modelCard(modelFile: string, key: string, result: TrainResult, extra = ''): string {
   const v = result.validation;
   const cv = result.crossValidation;
@@ -45,10 +61,10 @@ export function modelCard(modelFile: string, key: string, result: TrainResult, e
 
 - model_id: \`${result.modelId}\`
 - for: \`${key}\` (router key provider/operation)
-- network: MLP ${featureNames.length} (clipped to the training range) → hidden (ReLU) → three heads of ${actions} (linear): \`agreement\`, \`size\`, \`scores\`${ensembleOf(result)}; input \`features\` float32 [batch, ${featureNames.length}]; ${result.bytes.length} bytes
-- features: version ${FEATURE_VERSION} (src/policy/features.ts)
+- network: ${networkOf(result, actions)}; input \`features\` float32 [batch, ${featureNames.length}] (clipped to the training range inside the graph); outputs \`scores\`, \`agreement\`, \`size\` float32 [batch, ${actions}]; ${result.bytes.length} bytes
+${familiesOf(result)}- features: version ${FEATURE_VERSION} (src/policy/features.ts)
 - actions: the joint grid, longest side (stored size, 2048, 1536, 1024, 768, 512, 384, 256) x JPEG quality (5, 15, ..., 85), fitted per image to the API's limits; at the stored size qualities above 75 are masked (they only cost bytes)
-- operating point: threshold **${result.threshold ?? '–'}**: the proxy sends the cheapest candidate whose predicted agreement clears it (its online calibration starts there); chosen by cross-validation on the training split only: ${choiceOf(result)}
+- operating point: threshold **${result.threshold ?? '–'}**: the proxy sends the cheapest candidate whose predicted agreement clears it (its online calibration starts there); chosen by cross-validation on the training split only: ${choiceOf(result)}${t && !t.targetMet ? ' (not reachable on these folds: the most accurate there, then the cheapest)' : ''}
 - scores (argmax rule, for proxies without heads and for OPE): agreement − ${result.sizeWeight} × size ratio, the size weight chosen by the same rule
 - reward: agreement with the quality-75 reference at the stored size (${measure}); size ratio = bytes / bytes of the reference
 - training data: ${result.trainImages} images (fixed split, training part), every distinct upload of the grid sent to the emulated API (\`adacompress collect\`)

@@ -63,9 +63,9 @@ export const trainOptions = {
     'Never choose an action above this quality at the stored size (the q75 reference already agrees with itself: higher only costs bytes).',
   ),
   architecture: option(
-    z.enum(['action-input', 'per-action', 'column-means']),
-    'action-input',
-    "Network: one over image + action features (quality, side vs the image) with 2 outputs, one output per action, or no network (each action's training mean: the baseline).",
+    z.enum(['auto', 'action-input', 'per-action', 'column-means']),
+    'auto',
+    "Network: one over image + action features (quality, side vs the image) with 2 outputs, one output per action, no network (each action's training mean: the baseline), or auto: the one cross-validation on the training split finds best.",
   ),
   monotone: option(
     z.enum(['none', 'quality', 'side-quality']),
@@ -104,6 +104,13 @@ export interface TrainResult {
   /** The argmax-of-scores rule at the chosen size weight, and the threshold rule at the chosen threshold. */
   crossValidation?: CvPoint & { threshold?: CvPoint & { threshold: number } };
   trainImages: number;
+  /** The model family trained (and, with --architecture auto, each family's cross-validated operating point). */
+  architecture?: string;
+  architectureTrials?: {
+    architecture: string;
+    threshold: { threshold: number; accuracy: number; sizeRatio: number; hardFoldAccuracy: number };
+    met: boolean;
+  }[];
   dataset?: Dataset;
   /** How it was trained (ensemble size, accuracy target, CV rule), for the model card. */
   summary?: Record<string, unknown>;

@@ -12,7 +12,10 @@ import { splitKey } from './api-client.ts';
 import { recordFileName } from './data.ts';
 import { buildDataset, type Dataset, type ImageRow, metricsOf, rewardSpecOf } from './dataset.ts';
 import {
+  ARCHITECTURES,
+  type Architecture,
   allowedActions,
+  architectureOrder,
   crossValidate,
   defaultFitOptions,
   exportGridPolicy,
@@ -23,6 +26,7 @@ import {
   inputRange,
   networksToFit,
   saferSets,
+  type ThresholdTrial,
   thresholdChoice,
 } from './fit.ts';
 import { fitFromLogs, readLoggedSamples } from './logs.ts';
@@ -41,7 +45,7 @@ export function trainFromDataset(
   const train = dataset.rows.filter((r) => r.split === 'train');
   const validation = dataset.rows.filter((r) => r.split === 'validation');
   if (train.length < 20) throw new Error(`${dataset.key}: only ${train.length} training images collected`);
-  if (config.features === 'none' && config.architecture === 'per-action') {
+  if (config.features === 'none' && (config.architecture === 'per-action' || config.architecture === 'auto')) {
     throw new Error('--features none needs --architecture action-input (the per-action network has no other input)');
   }
   for (const row of train) {
@@ -60,18 +64,47 @@ export function trainFromDataset(
     inputs: FEATURE_SETS[config.features],
     maxQuality: config.maxQuality,
     monotone: config.monotone,
-    architecture: config.architecture,
+    architecture: config.architecture === 'auto' ? ARCHITECTURES[0]! : config.architecture,
     meanInit: true,
     kind: dataset.kind,
   };
   let sizeWeight = config.sizeWeight;
   let threshold = config.threshold > 0 ? config.threshold : undefined;
   const tune = !(sizeWeight > 0) || threshold === undefined;
-  const progress = onProgress?.(networksToFit(options, tune));
-  if (progress) options.onFitted = () => progress.tick();
+  if (config.architecture === 'auto' && !tune)
+    throw new Error('--architecture auto chooses by cross-validation: leave --threshold and --size-weight at 0');
+  const families: Architecture[] = config.architecture === 'auto' ? [...ARCHITECTURES] : [options.architecture];
+  // Announced: every family's cross-validation, and the largest final ensemble (a smaller winner ticks the rest).
+  const cvNets = (architecture: Architecture) =>
+    networksToFit({ ...options, architecture }, tune) - networksToFit({ ...options, architecture }, false);
+  const finalNets = Math.max(...families.map((architecture) => networksToFit({ ...options, architecture }, false)));
+  const announced = families.reduce((n, f) => n + cvNets(f), 0) + finalNets;
+  const progress = onProgress?.(announced);
+  let ticked = 0;
+  if (progress) {
+    options.onFitted = () => {
+      ticked++;
+      progress.tick();
+    };
+  }
   let crossValidation: TrainResult['crossValidation'];
+  let architectureTrials: { architecture: Architecture; threshold: ThresholdTrial; met: boolean }[] | undefined;
   if (tune) {
-    const cv = crossValidate(train, options);
+    // Each family's cross-validation; with --architecture auto the best (architectureOrder) is the one trained.
+    const runs = families.map((architecture) => ({
+      architecture,
+      cv: crossValidate(train, { ...options, architecture }),
+    }));
+    const best = runs.reduce((a, b) => (architectureOrder(b.cv, a.cv) < 0 ? b : a));
+    options.architecture = best.architecture;
+    if (runs.length > 1) {
+      architectureTrials = runs.map((r) => ({
+        architecture: r.architecture,
+        threshold: r.cv.chosenThreshold,
+        met: r.cv.thresholdMet,
+      }));
+    }
+    const cv = best.cv;
     if (!(sizeWeight > 0)) sizeWeight = cv.chosen.sizeWeight;
     threshold ??= cv.chosenThreshold.threshold;
     crossValidation = {
@@ -83,6 +116,7 @@ export function trainFromDataset(
     };
   }
   const net = fitEnsemble(train, options);
+  if (progress) for (; ticked < announced; ticked++) progress.tick();
   progress?.done();
   const allowed = allowedActions(dataset.actions, options.maxQuality);
   const clip = inputRange(train, featureNames.length);
@@ -106,7 +140,7 @@ export function trainFromDataset(
   const validationMetrics = validation.length > 0 ? metricsOf(validation, (row) => choose(row)) : undefined;
   const modelId =
     config.modelId ||
-    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-grid${dataset.actions.length}-f${FEATURE_VERSION}-e${config.ensemble}-s${config.seed}-t${threshold}`;
+    `${dataset.key.replace(/[^A-Za-z0-9]+/g, '-')}-grid${dataset.actions.length}-f${FEATURE_VERSION}-${options.architecture}${options.architecture === 'column-means' ? '' : `-e${config.ensemble}`}-s${config.seed}-t${threshold}`;
   const { provider, operation } = splitKey(dataset.key);
   const rewardWeights = { ...rewardSpecOf(dataset.key, { size: sizeWeight }).weights };
   const bytes = encodePolicy(exported, {
@@ -123,10 +157,13 @@ export function trainFromDataset(
       reference: dataset.reference === 'q75' ? 'quality 75 at the stored size' : "the client's file as it is",
       limits: dataset.limits,
       network:
-        config.architecture === 'action-input'
-          ? `action-conditioned: (${featureNames.length} features + quality + side)-${config.hidden.join('-')}-2, over ${dataset.actions.length} actions`
-          : `${featureNames.length}-${config.hidden.join('-')}-3x${dataset.actions.length}`,
-      architecture: config.architecture,
+        options.architecture === 'action-input'
+          ? `action-conditioned: (${options.inputs.length} features + quality + side)-${config.hidden.join('-')}-2, over ${dataset.actions.length} actions`
+          : options.architecture === 'column-means'
+            ? `no network: each action's mean agreement and size over the training photos`
+            : `${featureNames.length}-${config.hidden.join('-')}-3x${dataset.actions.length}`,
+      architecture: options.architecture,
+      ...(architectureTrials ? { architectureTrials } : {}),
       inputRange: { min: Array.from(clip.min), max: Array.from(clip.max) },
       ensemble: config.ensemble,
       foldQuantile: config.foldQuantile,
@@ -150,8 +187,10 @@ export function trainFromDataset(
     actions: dataset.actions.length,
     trainImages: train.length,
     dataset,
+    architecture: options.architecture,
+    ...(architectureTrials ? { architectureTrials } : {}),
     summary: {
-      ensemble: config.ensemble,
+      ensemble: options.architecture === 'column-means' ? 1 : config.ensemble,
       accuracyTarget: tune ? config.accuracyTarget : undefined,
       foldQuantile: config.foldQuantile,
       cvRepeats: config.cvRepeats,
