@@ -21,6 +21,24 @@ export interface OutputHead {
   name: string;
   layer: DenseLayer;
   activation?: Activation;
+  /**
+   * Output k is the minimum of the layer's outputs listed in minOver[k] (k itself among them), after the activation:
+   * e.g. a predicted agreement no higher than that of any safer action (ReduceMin over a penalised broadcast).
+   */
+  minOver?: readonly (readonly number[])[];
+}
+
+/** Added to the outputs a row of a `minOver` head does not take the minimum of: far above any reachable value. */
+const MIN_OVER_PENALTY = 1e4;
+
+/**
+ * Per-feature bounds the input is clipped to before the first layer (Max then Min nodes in the graph): the range
+ * the network was trained on, so an input far outside it (a 12-MP photo for a net trained on 500-px ones) cannot
+ * drive a ReLU net into unbounded linear extrapolation.
+ */
+export interface InputClip {
+  min: Float32Array;
+  max: Float32Array;
 }
 
 export interface MlpSpec {
@@ -32,6 +50,8 @@ export interface MlpSpec {
   outputName: string;
   /** Several outputs: `layers` are then the shared trunk, and each head one Gemm (+ activation) on its result. */
   heads?: OutputHead[];
+  /** Clip the input to these per-feature bounds first. */
+  inputClip?: InputClip;
   /** metadata_props, key -> string value (JSON for structured values). */
   metadata: Record<string, string>;
   producerName?: string;
@@ -69,14 +89,67 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
     return out;
   };
   let current = spec.inputName;
+  if (spec.inputClip) {
+    const n = spec.inputClip.min.length;
+    initializers.push(floatTensor('input.clip.min', [n], spec.inputClip.min));
+    initializers.push(floatTensor('input.clip.max', [n], spec.inputClip.max));
+    nodes.push({ opType: 'Max', name: 'input.clip.low', input: [current, 'input.clip.min'], output: ['input.low'] });
+    nodes.push({
+      opType: 'Min',
+      name: 'input.clip.high',
+      input: ['input.low', 'input.clip.max'],
+      output: ['input.clipped'],
+    });
+    current = 'input.clipped';
+  }
   spec.layers.forEach((layer, i) => {
     const last = i === spec.layers.length - 1 && !spec.heads;
     current = dense(`layer${i}`, current, layer, spec.activations[i] ?? 'linear', last ? spec.outputName : undefined);
   });
   const outputs = spec.heads
     ? spec.heads.map((head) => {
-        dense(`head.${head.name}`, current, head.layer, head.activation ?? 'linear', head.name);
-        return valueInfo(head.name, head.layer.rows);
+        const prefix = `head.${head.name}`;
+        if (!head.minOver) {
+          dense(prefix, current, head.layer, head.activation ?? 'linear', head.name);
+          return valueInfo(head.name, head.layer.rows);
+        }
+        // raw [batch, n] -> [batch, 1, n] + penalty [n, n] -> [batch, n, n] -> min over the last axis -> [batch, n]
+        const raw = dense(prefix, current, head.layer, head.activation ?? 'linear');
+        const n = head.layer.rows;
+        const penalty = new Float32Array(n * n).fill(MIN_OVER_PENALTY);
+        head.minOver.forEach((over, k) => {
+          for (const j of over) penalty[k * n + j] = 0;
+        });
+        initializers.push(floatTensor(`${prefix}.min.penalty`, [n, n], penalty));
+        initializers.push({
+          name: `${prefix}.min.axes`,
+          dims: [1],
+          dataType: onnx.TensorProto.DataType.INT64,
+          int64Data: [1],
+        });
+        nodes.push({
+          opType: 'Unsqueeze',
+          name: `${prefix}.min.unsqueeze`,
+          input: [raw, `${prefix}.min.axes`],
+          output: [`${prefix}.min.rows`],
+        });
+        nodes.push({
+          opType: 'Add',
+          name: `${prefix}.min.penalise`,
+          input: [`${prefix}.min.rows`, `${prefix}.min.penalty`],
+          output: [`${prefix}.min.penalised`],
+        });
+        nodes.push({
+          opType: 'ReduceMin',
+          name: `${prefix}.min.reduce`,
+          input: [`${prefix}.min.penalised`],
+          output: [head.name],
+          attribute: [
+            { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2] },
+            { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+          ],
+        });
+        return valueInfo(head.name, n);
       })
     : [valueInfo(spec.outputName, spec.layers.at(-1)!.rows)];
   const inputs = spec.layers[0]?.cols ?? spec.heads![0]!.layer.cols;
@@ -101,8 +174,9 @@ export function forwardMlp(
   layers: readonly DenseLayer[],
   activations: readonly Activation[],
   input: ArrayLike<number>,
+  clip?: InputClip,
 ): Float32Array {
-  let x = Float32Array.from(input);
+  let x = clip ? clipInput(input, clip) : Float32Array.from(input);
   layers.forEach((layer, i) => {
     const y = new Float32Array(layer.rows);
     for (let r = 0; r < layer.rows; r++) {
@@ -116,16 +190,28 @@ export function forwardMlp(
   return x;
 }
 
+/** The input clipped to per-feature bounds, as the graph's Max/Min nodes do (float32). */
+export function clipInput(input: ArrayLike<number>, clip: InputClip): Float32Array {
+  const x = Float32Array.from(input);
+  for (let j = 0; j < x.length; j++) x[j] = Math.min(clip.max[j]!, Math.max(clip.min[j]!, x[j]!));
+  return x;
+}
+
 /** A network with heads in plain TypeScript: each head's output by name. */
 export function forwardHeads(
   trunk: readonly DenseLayer[],
   activations: readonly Activation[],
   heads: readonly OutputHead[],
   input: ArrayLike<number>,
+  clip?: InputClip,
 ): Record<string, Float32Array> {
-  const hidden = forwardMlp(trunk, activations, input);
+  const hidden = forwardMlp(trunk, activations, input, clip);
   return Object.fromEntries(
-    heads.map((head) => [head.name, forwardMlp([head.layer], [head.activation ?? 'linear'], hidden)]),
+    heads.map((head) => {
+      const raw = forwardMlp([head.layer], [head.activation ?? 'linear'], hidden);
+      if (!head.minOver) return [head.name, raw];
+      return [head.name, Float32Array.from(head.minOver, (over) => Math.min(...over.map((j) => raw[j]!)))];
+    }),
   );
 }
 
@@ -146,16 +232,27 @@ function validate(spec: MlpSpec): void {
     if (previous && previous.rows !== layer.cols)
       throw new Error(`onnx-writer: layer ${i} takes ${layer.cols}, gets ${previous.rows}`);
   });
+  const inputs = spec.layers[0]?.cols ?? spec.heads![0]!.layer.cols;
+  const clip = spec.inputClip;
+  if (clip && (clip.min.length !== inputs || clip.max.length !== inputs))
+    throw new Error(`onnx-writer: input clip bounds must have ${inputs} values`);
   const trunkOut = spec.layers.at(-1)?.rows ?? spec.heads![0]!.layer.cols;
   for (const head of spec.heads ?? []) {
     if (head.layer.cols !== trunkOut)
       throw new Error(`onnx-writer: head ${head.name} takes ${head.layer.cols}, gets ${trunkOut}`);
     if (head.layer.weights.length !== head.layer.rows * head.layer.cols)
       throw new Error(`onnx-writer: head ${head.name} weights size`);
+    const over = head.minOver;
+    if (
+      over &&
+      (over.length !== head.layer.rows ||
+        over.some((list, k) => !list.includes(k) || list.some((j) => !(j >= 0 && j < head.layer.rows))))
+    )
+      throw new Error(`onnx-writer: head ${head.name}: minOver must list, per output, itself and other outputs`);
   }
 }
 
-function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
+export function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
   // raw_data is little-endian float32; copy so an unaligned or shared buffer cannot leak extra bytes.
   const raw = new Uint8Array(values.length * 4);
   const view = new DataView(raw.buffer);
@@ -165,7 +262,7 @@ function floatTensor(name: string, dims: number[], values: Float32Array): onnxPr
   return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
 }
 
-function valueInfo(name: string, size: number): onnxProto.onnx.IValueInfoProto {
+export function valueInfo(name: string, size: number): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {

@@ -1,7 +1,13 @@
 /**
- * `adacompress collect`: full-information data. Every image of a folder is encoded at every action and sent to every
- * chosen API operation (an emulator, or a real API within a call budget), through the provider code the proxy uses;
- * the normalised answers, bytes and the policy features go to one JSONL file per API (data.ts).
+ * `adacompress collect`: full-information data. Every image of a folder is swept over the joint grid of actions
+ * (longest side x JPEG quality, `gridActions`) and sent to every chosen API operation (an emulator, or a real API
+ * within a call budget), through the provider code the proxy uses; the normalised answers (in the original image's
+ * pixels), bytes and the policy features go to one JSONL file per API (data.ts).
+ *
+ * Affordable: each grid action is first fitted to the operation's limits and the image (candidatesFor, as the proxy
+ * fits its decisions), and only the DISTINCT uploads are encoded and sent: on a 500-px photo every side from 512 up
+ * sends the stored size, so the 72 grid actions are 27 calls. Each encoding is made once per image and shared by the
+ * APIs that send it.
  *
  * Resumable: an image's line is appended only when all its actions are answered, and images already in the file (by
  * content hash: a second folder into the same --out adds its images, a changed file is collected again) are skipped.
@@ -13,11 +19,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { encodeJpeg } from '../codec/encode.ts';
 import { inspectImage } from '../codec/inspect.ts';
+import type { EncodeAction, EncodeResult } from '../codec/types.ts';
 import { commandOptions, int, type loadOptions, num, type OptionSpec, option } from '../config/options.ts';
-import { paperActions } from '../policy/actions.ts';
+import { actionKey, candidatesFor, effectiveAction, gridActions } from '../policy/actions.ts';
 import { FEATURE_VERSION, featureHeaderOf, featuresOf } from '../policy/features.ts';
 import { createProgress, type Progress } from '../progress.ts';
 import { providerDescriptors } from '../providers/registry.ts';
+import type { ImageLimits } from '../providers/types.ts';
 import {
   type ApiClient,
   collectKeys,
@@ -35,8 +43,10 @@ import {
   listImages,
   readRecords,
   recordFileName,
+  type SentOutcome,
   type Split,
 } from './data.ts';
+import { limitsOf } from './dataset.ts';
 
 export const ENV_PREFIX = 'ADACOMPRESS_COLLECT_';
 
@@ -151,16 +161,38 @@ const silent: CollectProgress = { start() {}, tick() {} };
 
 /**
  * Which images of a key are collected already: by content hash; records older than hashes by name, and only while
- * the file still has the size it had then (the best an old record can say about a changed file).
+ * the file still has the size it had then (the best an old record can say about a changed file). Records of an older
+ * schema (version 1: qualities at the stored size only) are not done: they lack the grid, so the image is collected
+ * again and its new line replaces the old one.
  */
 function doneIndex(records: readonly CollectedRecord[]) {
   const hashes = new Set<string>();
   const legacy = new Map<string, number>();
   for (const r of records) {
+    if (r.v !== COLLECT_SCHEMA_VERSION) continue;
     if (r.hash) hashes.add(r.hash);
     else legacy.set(r.image, r.original.bytes);
   }
   return (hash: string, name: string, size: number) => hashes.has(hash) || legacy.get(name) === size;
+}
+
+/** What sweeping the grid over one image under an API's limits sends: the distinct uploads, and which each action sends. */
+export interface Sweep {
+  limits: ImageLimits;
+  uploads: EncodeAction[];
+  /** Per grid action, the index of its upload (-1 when the image cannot be sent at all). */
+  sentBy: number[];
+}
+
+export function sweepOf(image: { width: number; height: number }, limits: ImageLimits): Sweep {
+  const candidates = candidatesFor(gridActions, image, limits, undefined);
+  const uploads = candidates.map((c) => c.action);
+  const position = new Map(uploads.map((a, i) => [actionKey(a), i]));
+  const sentBy = gridActions.map((action) => {
+    const sent = candidates.length > 0 ? effectiveAction(action, image, limits) : undefined;
+    return sent ? (position.get(actionKey(sent)) ?? -1) : -1;
+  });
+  return { limits, uploads, sentBy };
 }
 
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -181,7 +213,7 @@ export async function collect(
   // Validation first: evaluation needs it whole before training needs everything.
   images = [...images.filter((i) => i.split === 'validation'), ...images.filter((i) => i.split === 'train')];
   if (config.limit > 0) images = images.slice(0, config.limit);
-  const limits = { maxInputPixels: config.maxInputPixels };
+  const codecLimits = { maxInputPixels: config.maxInputPixels };
   const callSlot = semaphore(config.concurrency);
   // Images in flight: enough to keep the call slots busy, few enough that an interrupt finishes quickly.
   const imageWidth = Math.max(1, Math.ceil(config.concurrency / 2));
@@ -193,12 +225,10 @@ export async function collect(
   let next = 0;
   progress.start(images.length);
 
-  /** The image's bytes, decoded header and every action's encoding; undefined (and listed) when it is unreadable. */
-  const prepare = async (name: string, bytes: Buffer) => {
+  /** The image's header; undefined (and listed) when it is unreadable. */
+  const inspect = async (name: string, bytes: Buffer) => {
     try {
-      const image = await inspectImage(bytes, limits);
-      const encoded = await Promise.all(paperActions.map((a) => encodeJpeg(image, a, limits)));
-      return { image, encoded };
+      return await inspectImage(bytes, codecLimits);
     } catch (error) {
       unreadable.push({ image: name, reason: reasonOf(error) });
       return undefined;
@@ -222,26 +252,44 @@ export async function collect(
       skipped++;
       return `${item.name}: done before`;
     }
-    const prepared = await prepare(item.name, bytes);
-    if (!prepared) return `${item.name}: unreadable`;
-    const { image, encoded } = prepared;
+    const image = await inspect(item.name, bytes);
+    if (!image) return `${item.name}: unreadable`;
+    // Every distinct upload of every API to do, encoded once before anything is sent: an image whose pixels do not
+    // decode (truncated data behind a good header) is skipped whole, nothing of it sent.
+    const sweeps = new Map(todo.map((key) => [key, sweepOf(image, limitsOf(key))]));
+    const encodings = new Map<string, EncodeResult>();
+    try {
+      const distinct = new Map<string, EncodeAction>();
+      for (const sweep of sweeps.values()) for (const a of sweep.uploads) distinct.set(actionKey(a), a);
+      const results = await Promise.all([...distinct.values()].map((a) => encodeJpeg(image, a, codecLimits)));
+      for (const [i, k] of [...distinct.keys()].entries()) encodings.set(k, results[i]!);
+    } catch (error) {
+      unreadable.push({ image: item.name, reason: reasonOf(error) });
+      return `${item.name}: unreadable`;
+    }
     const features = featuresOf(image);
+    const records: CollectedRecord[] = [];
     for (const key of todo) {
-      const outcomes = await Promise.all(
-        paperActions.map((action, i) =>
-          callSlot(async () => {
-            const sent = encoded[i]!;
-            const body = sent.bytes;
-            calls++;
-            const result = await client
-              .call(key, { original: image, ...sent })
-              .catch(() => ({ status: 0, answer: null }));
-            if (result.answer === null) failedCalls++;
-            return { quality: action.quality, bytes: body.length, status: result.status, answer: result.answer };
-          }),
+      const sweep = sweeps.get(key)!;
+      const send = (upload: EncodeResult) =>
+        callSlot(async () => {
+          calls++;
+          const result = await client
+            .call(key, { original: image, ...upload })
+            .catch(() => ({ status: 0, answer: null }));
+          if (result.answer === null) failedCalls++;
+          return { width: upload.width, height: upload.height, bytes: upload.bytes.length, ...result };
+        });
+      // The sweep, and beside it the client's file as it is (one call more): the answer a client gets without the proxy.
+      const [sent, asIs] = await Promise.all([
+        Promise.all(
+          sweep.uploads.map(
+            async (action): Promise<SentOutcome> => ({ action, ...(await send(encodings.get(actionKey(action))!)) }),
+          ),
         ),
-      );
-      const record: CollectedRecord = {
+        sweep.uploads.length === 0 ? undefined : send({ bytes, width: image.width, height: image.height }),
+      ]);
+      records.push({
         v: COLLECT_SCHEMA_VERSION,
         key,
         image: item.name,
@@ -256,10 +304,19 @@ export async function collect(
         },
         header: featureHeaderOf(image),
         features: { version: FEATURE_VERSION, values: Array.from(features) },
-        outcomes,
-      };
-      // One line per image and API, written whole: an interrupt never leaves half an image behind.
-      await appendFile(join(config.out, recordFileName(key)), `${JSON.stringify(record)}\n`);
+        limits: sweep.limits,
+        grid: gridActions.map((a) => ({ ...a })),
+        sentBy: sweep.sentBy,
+        sent,
+        ...(asIs ? { asIs } : {}),
+        ...(sweep.uploads.length === 0
+          ? { unsendable: `under the API's minimum side (${sweep.limits.minSide} px)` }
+          : {}),
+      });
+    }
+    // One line per image and API, written whole: an interrupt never leaves half an image behind.
+    for (const record of records) {
+      await appendFile(join(config.out, recordFileName(record.key)), `${JSON.stringify(record)}\n`);
     }
     finished++;
     return `${item.name}, ${calls} calls, ${failedCalls} failed`;
@@ -289,8 +346,29 @@ export async function collect(
   };
 }
 
+/** The calls a collect would make (before skipping what is done): every image's distinct uploads per API, from headers. */
+export async function plannedCalls(config: CollectConfig) {
+  let images = listImages(config.images).filter((i) => config.split === 'all' || i.split === config.split);
+  if (config.limit > 0) images = images.slice(0, config.limit);
+  const perKey: Record<string, number> = Object.fromEntries(config.apis.map((k) => [k, 0]));
+  const limits = new Map(config.apis.map((k) => [k, limitsOf(k)]));
+  for (const { name } of images) {
+    let image: { width: number; height: number };
+    try {
+      image = await inspectImage(await readFile(join(config.images, name)), { maxInputPixels: config.maxInputPixels });
+    } catch {
+      continue; // unreadable: collect lists it and sends nothing
+    }
+    for (const key of config.apis) {
+      const uploads = sweepOf(image, limits.get(key)!).uploads.length;
+      perKey[key]! += uploads > 0 ? uploads + 1 : 0; // + the file as it is
+    }
+  }
+  return { images: images.length, perKey, calls: Object.values(perKey).reduce((a, b) => a + b, 0) };
+}
+
 export async function run(argv: string[]): Promise<void> {
-  const summary = 'Send every image at every action to APIs; store answers (JSONL).';
+  const summary = 'Sweep every image over the (side x quality) grid to APIs; store answers (JSONL).';
   const config = commandOptions('collect', summary, collectOptions, argv, process.env, ENV_PREFIX);
   if (!config) return;
   const env = process.env;
@@ -303,15 +381,16 @@ export async function run(argv: string[]): Promise<void> {
     base = emulator.url;
     closeEmulator = () => emulator.close();
   }
-  const images = listImages(config.images).filter((i) => config.split === 'all' || i.split === config.split);
-  const count = config.limit > 0 ? Math.min(config.limit, images.length) : images.length;
-  const calls = count * paperActions.length * config.apis.length;
-  const price = config.apis.reduce(
-    (sum, key) => sum + (count * paperActions.length * (PRICE_PER_1000[splitKey(key).provider] ?? 1)) / 1000,
+  const plan = await plannedCalls(config);
+  const price = Object.entries(plan.perKey).reduce(
+    (sum, [key, n]) => sum + (n * (PRICE_PER_1000[splitKey(key).provider] ?? 1)) / 1000,
     0,
   );
+  const calls = plan.calls;
+  const perImage = plan.images > 0 ? calls / (plan.images * config.apis.length) : 0;
   console.log(
-    `collect: ${count} images x ${paperActions.length} actions x ${config.apis.length} APIs = ${calls} calls` +
+    `collect: ${plan.images} images x ${config.apis.length} APIs, grid of ${gridActions.length} actions fitted to each API's limits: ` +
+      `at most ${calls} calls (${perImage.toFixed(1)} per image and API; images collected before are skipped)` +
       (useEmulator ? ' (in-process emulator, free)' : `, list price about $${price.toFixed(2)} before free tiers`),
   );
   if (!useEmulator && (config.budget === 0 || calls > config.budget)) {

@@ -1,5 +1,5 @@
 /**
- * The trainer's data: full-information records (one line per image and API: the answer at every action) and the fixed
+ * The trainer's data: full-information records (one line per image and API: the answer at every grid action) and the fixed
  * train/validation split. Shared by collect, train and evaluate.
  */
 import { createHash } from 'node:crypto';
@@ -7,9 +7,16 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Answer } from '../answer.ts';
+import type { EncodeAction } from '../codec/types.ts';
 import type { FeatureHeader } from '../policy/features.ts';
+import type { ImageLimits } from '../providers/types.ts';
 
-export const COLLECT_SCHEMA_VERSION = 1;
+/**
+ * Version of collect's line format. 2: the joint grid (resolution x quality), one outcome per distinct thing sent and
+ * per grid action the index of its outcome. 1: JPEG qualities at the stored size only; still read (as a grid of those
+ * qualities), never written. A line of a newer version is refused with an error naming the file.
+ */
+export const COLLECT_SCHEMA_VERSION = 2;
 
 /** ../shared/data beside the repository, resolved from this file so the working directory does not matter. */
 export const defaultDataDir = fileURLToPath(new URL('../../../shared/data', import.meta.url));
@@ -17,15 +24,19 @@ export const defaultImagenetDir = `${defaultDataDir}/images/imagenet-sample`;
 export const defaultFacesDir = `${defaultDataDir}/images/faces`;
 export const defaultCollectDir = fileURLToPath(new URL('../../.data/collect', import.meta.url));
 
-/** What one action's upload got back. `answer` null: the API answered an error or something unreadable. */
-export interface ActionOutcome {
-  quality: number;
+/** What one upload got back. `answer` null: the API answered an error or something unreadable. */
+export interface SentOutcome {
+  /** What was sent: the effective action (maxSide only when it resized). */
+  action: EncodeAction;
+  /** Pixel size of what went up. */
+  width: number;
+  height: number;
   bytes: number;
   status: number;
   answer: Answer | null;
 }
 
-/** One image sent at every action to one API (`key` = provider/operation). */
+/** One image sent at every distinct action of the grid to one API (`key` = provider/operation). */
 export interface CollectedRecord {
   v: number;
   key: string;
@@ -42,7 +53,44 @@ export interface CollectedRecord {
   header?: FeatureHeader;
   /** Features the policy sees for the original, with the version of the code that computed them. */
   features: { version: number; values: number[] };
-  outcomes: ActionOutcome[];
+  /** The operation's limits the grid was fitted to (absent in version 1 records: no resizing). */
+  limits?: ImageLimits;
+  /** The grid swept, in order (a model trained on this data lists these actions). */
+  grid: EncodeAction[];
+  /** Per grid action, the index in `sent` of what it sends for this image (several share one on a small image). */
+  sentBy: number[];
+  /** The distinct uploads, each sent once. */
+  sent: SentOutcome[];
+  /**
+   * The client's own file sent unchanged (what a client without the proxy gets): for references "as the client would
+   * have sent it". Absent in version 1 records and for unsendable images.
+   */
+  asIs?: Omit<SentOutcome, 'action'>;
+  /** Why nothing could be sent (the image is under the API's minimum side); then `sent` is empty. */
+  unsendable?: string;
+}
+
+/** A version 1 line: every quality at the stored size. */
+interface RecordV1 extends Omit<CollectedRecord, 'grid' | 'sentBy' | 'sent' | 'limits' | 'unsendable'> {
+  outcomes: { quality: number; bytes: number; status: number; answer: Answer | null }[];
+}
+
+/** A version 1 record as a grid of its qualities at the stored size (what it was). */
+function fromVersion1(record: RecordV1): CollectedRecord {
+  const { outcomes, ...rest } = record;
+  return {
+    ...rest,
+    grid: outcomes.map((o) => ({ quality: o.quality })),
+    sentBy: outcomes.map((_, i) => i),
+    sent: outcomes.map((o) => ({
+      action: { quality: o.quality },
+      width: record.original.width,
+      height: record.original.height,
+      bytes: o.bytes,
+      status: o.status,
+      answer: o.answer,
+    })),
+  };
 }
 
 export type Split = 'train' | 'validation';
@@ -77,22 +125,48 @@ export function recordFileName(key: string): string {
 
 /**
  * Read a collect file; a torn last line (interrupted write) is skipped. Later lines for the same image (same content
- * hash, or same name for records without one) win.
+ * hash, or same name for records without one) win, so a version 2 line written over a version 1 one replaces it.
+ * Version 1 lines are read as a grid of their qualities; a line of a newer version than this code throws.
  */
 export async function readRecords(path: string): Promise<CollectedRecord[]> {
   if (!existsSync(path)) return [];
   const byImage = new Map<string, CollectedRecord>();
   for (const line of (await readFile(path, 'utf8')).split('\n')) {
     if (!line.trim()) continue;
-    let record: CollectedRecord;
+    let parsed: { v?: unknown };
     try {
-      record = JSON.parse(line) as CollectedRecord;
+      parsed = JSON.parse(line) as { v?: unknown };
     } catch {
       continue;
     }
-    if (record.v !== COLLECT_SCHEMA_VERSION || !Array.isArray(record.outcomes)) continue;
-    byImage.set(recordIdentity(record), record);
+    const record = upgradeRecord(parsed, path);
+    if (record) byImage.set(recordIdentity(record), record);
   }
   const order = (r: CollectedRecord) => `${r.image}\u0000${r.hash ?? ''}`;
   return [...byImage.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+}
+
+/** One parsed line in the current shape; undefined for a line that is not a record at all. */
+function upgradeRecord(line: { v?: unknown }, path: string): CollectedRecord | undefined {
+  if (typeof line.v === 'number' && line.v > COLLECT_SCHEMA_VERSION) {
+    throw new Error(
+      `${path}: collect schema v${line.v} is newer than this code's v${COLLECT_SCHEMA_VERSION}: use a newer adacompress, or collect again into another --out`,
+    );
+  }
+  if (line.v === 1) {
+    const v1 = line as RecordV1;
+    return Array.isArray(v1.outcomes) ? fromVersion1(v1) : undefined;
+  }
+  const record = line as CollectedRecord;
+  if (record.v !== COLLECT_SCHEMA_VERSION || !Array.isArray(record.sent) || !Array.isArray(record.grid))
+    return undefined;
+  return record;
+}
+
+/** Per grid action of a record: the grid action, what it sent and what came back (undefined: nothing was sent). */
+export function gridOutcomes(record: CollectedRecord): ({ grid: EncodeAction; outcome: SentOutcome } | undefined)[] {
+  return record.grid.map((grid, g) => {
+    const outcome = record.sent[record.sentBy[g] ?? -1];
+    return outcome ? { grid, outcome } : undefined;
+  });
 }

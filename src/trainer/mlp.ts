@@ -87,6 +87,26 @@ export class Mlp {
     this.scale = sq.map((v) => (v > 1e-12 ? 1 / Math.sqrt(v) : 1));
   }
 
+  /**
+   * Start the output layer at the weighted mean target of each output (its bias) with zero weights, so that before
+   * (or without) any signal from the inputs the net predicts each output's mean: training then only adds what the
+   * inputs explain, and a few Adam steps on a small data set leave calibrated means rather than the random outputs of
+   * an untrained layer.
+   */
+  initOutputBias(samples: readonly Sample[]): void {
+    const last = this.layers.at(-1)!;
+    last.w.fill(0);
+    const sum = new Float64Array(last.rows);
+    const weight = new Float64Array(last.rows);
+    for (const s of samples) {
+      for (let k = 0; k < last.rows; k++) {
+        sum[k]! += s.weight[k]! * s.y[k]!;
+        weight[k]! += s.weight[k]!;
+      }
+    }
+    for (let k = 0; k < last.rows; k++) if (weight[k]! > 0) last.b[k] = sum[k]! / weight[k]!;
+  }
+
   /** Activations of every layer for one input (index 0 = standardised input). */
   #forward(x: ArrayLike<number>): Float64Array[] {
     const d = this.shape.inputs;

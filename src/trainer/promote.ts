@@ -1,15 +1,17 @@
 /**
  * The promotion gate: a candidate replaces the live model only when it beats it on held-out data: the validation
- * split of collected data (both models' files scored through onnxruntime, reward under the candidate's weights), or
- * without such data, off-policy evaluation on the decision logs (the candidate's lower confidence bound must exceed
- * the live model's estimate). The write is atomic (temp + rename), which the proxy's file watcher picks up.
+ * split of collected data, both files decided by the proxy's code (OnnxPolicy at their own operating points, the
+ * operation's limits) and judged on evaluate's table (accuracy and size ratio of the same images; reward = accuracy -
+ * w x size ratio under the candidate's size weight), or without such data, off-policy evaluation on the decision logs
+ * (the candidate's lower confidence bound must exceed the live model's estimate). The write is atomic (temp +
+ * rename), which the proxy's file watcher picks up.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { RewardSpec } from '../feedback/reward-spec.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
-import { type ImageRow, rewardSpecOf } from './dataset.ts';
-import { evaluateOnLogs, readLoggedSamples } from './logs.ts';
+import { findOperation } from '../providers/registry.ts';
+import { type ImageRow, metricsOf, type PolicyMetrics, rewardSpecOf } from './dataset.ts';
+import { evaluateOnLogs, policyOnLogs, readLoggedSamples } from './logs.ts';
 import { choicesOfModel, writeAtomically } from './policy-model.ts';
 
 export interface Verdict {
@@ -25,14 +27,8 @@ export interface Candidate {
   dataset?: { rows: ImageRow[] };
 }
 
-function meanReward(rows: readonly ImageRow[], choices: readonly number[], spec: RewardSpec): number {
-  let sum = 0;
-  rows.forEach((row, i) => {
-    const k = choices[i]!;
-    sum += spec.reward(row.accuracy[k]!, row.ratio[k]!);
-  });
-  return sum / Math.max(1, rows.length);
-}
+const describe = (m: PolicyMetrics) =>
+  `accuracy ${m.accuracy.toFixed(3)} at size ratio ${m.sizeRatio.toFixed(3)} (${Math.round(m.meanBytes)} bytes)`;
 
 /** Decide, and write the candidate to `livePath` only when it wins. */
 export async function promote(candidate: Candidate, livePath: string, key: string, logsPath = ''): Promise<Verdict> {
@@ -53,10 +49,22 @@ export async function judge(candidate: Candidate, livePath: string, key: string,
   const w = candidate.sizeWeight;
   const spec = rewardSpecOf(key, { size: w });
   const heldOut = candidate.dataset?.rows.filter((r) => r.split === 'validation') ?? [];
+  const limits = findOperation(key)?.operation.limits;
   if (heldOut.length > 0) {
-    const candidateScore = meanReward(heldOut, await choicesOfModel(candidate.bytes, heldOut), spec);
-    const currentScore = meanReward(heldOut, await choicesOfModel(current, heldOut), spec);
-    const detail = `mean reward (accuracy - ${w} x size ratio) on ${heldOut.length} held-out images: candidate ${candidateScore.toFixed(4)}, live ${currentScore.toFixed(4)}`;
+    const candidateChoices = await choicesOfModel(candidate.bytes, heldOut, limits);
+    const mine = metricsOf(heldOut, (_, i) => candidateChoices[i]!);
+    let liveChoices: number[];
+    try {
+      liveChoices = await choicesOfModel(current, heldOut, limits);
+    } catch (error) {
+      return { promoted: false, reason: `the live model cannot be scored on this data: ${(error as Error).message}` };
+    }
+    const theirs = metricsOf(heldOut, (_, i) => liveChoices[i]!);
+    const candidateScore = spec.reward(mine.accuracy, mine.sizeRatio);
+    const currentScore = spec.reward(theirs.accuracy, theirs.sizeRatio);
+    const detail =
+      `on ${heldOut.length} held-out images, reward = accuracy - ${w} x size ratio: candidate ${candidateScore.toFixed(4)} ` +
+      `(${describe(mine)}), live ${currentScore.toFixed(4)} (${describe(theirs)})`;
     return candidateScore > currentScore
       ? { promoted: true, reason: `candidate is better: ${detail}`, candidateScore, currentScore }
       : { promoted: false, reason: `candidate is not better: ${detail}`, candidateScore, currentScore };
@@ -64,17 +72,16 @@ export async function judge(candidate: Candidate, livePath: string, key: string,
   if (!logsPath) return { promoted: false, reason: 'no held-out data and no decision logs to compare on' };
   const samples = await readLoggedSamples(logsPath, key);
   if (samples.length === 0) return { promoted: false, reason: 'no logged decisions with references to compare on' };
-  const scorer = async (bytes: Uint8Array) => {
+  const target = async (bytes: Uint8Array) => {
     const policy = await OnnxPolicy.fromBytes(bytes, { exploration: { kind: 'epsilon-greedy', epsilon: 0 } });
-    const scores = await Promise.all(
-      samples.map((s) => policy.scores(Float32Array.from(s.features)).then((x) => Array.from(x))),
-    );
-    await policy.release();
-    const byFeatures = new Map(samples.map((s, i) => [s.features, scores[i]!]));
-    return (f: number[]) => byFeatures.get(f)!;
+    try {
+      return await policyOnLogs(policy, samples, limits);
+    } finally {
+      await policy.release();
+    }
   };
-  const cand = evaluateOnLogs(samples, await scorer(candidate.bytes), spec);
-  const live = evaluateOnLogs(samples, await scorer(current), spec);
+  const cand = evaluateOnLogs(samples, await target(candidate.bytes), spec);
+  const live = evaluateOnLogs(samples, await target(current), spec);
   const detail =
     `self-normalised IPS on ${samples.length} logged decisions: candidate ${cand.snips.value.toFixed(4)} ` +
     `[${cand.snips.low.toFixed(4)}, ${cand.snips.high.toFixed(4)}], live ${live.snips.value.toFixed(4)}`;

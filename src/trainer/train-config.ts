@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { int, type loadOptions, num, option } from '../config/options.ts';
+import { featureNames } from '../policy/features.ts';
 import { defaultCollectDir } from './data.ts';
 import type { Dataset, PolicyMetrics } from './dataset.ts';
 
@@ -41,22 +42,42 @@ export const trainOptions = {
     0,
     'Fixed size weight of the reward; 0 = tune it by cross-validation on the training split.',
   ),
+  threshold: option(
+    num(0, 1),
+    0,
+    'Fixed agreement threshold of the operating point (one of the ladder); 0 = chosen by cross-validation.',
+  ),
+  reference: option(
+    z.enum(['q75', 'original']),
+    'q75',
+    "What agreement is measured against: quality 75 at the stored size (the paper's), or the client's file as it is.",
+  ),
   features: option(
-    z.enum(['all', 'basic']),
+    z.enum(['all', 'basic', 'size', 'none']),
     'all',
-    'Feature subset: all, or the 5 basic header scalars of version 1 only (an experiment).',
+    'Image features the network sees: all, the 5 header scalars of version 1, the size only (megapixels, aspect), or none (action-input network only: quality and the side relative to the image).',
   ),
   maxQuality: option(
     int(5),
     75,
-    'Never choose an action above this quality (the q75 reference already agrees with itself: higher only costs bytes).',
+    'Never choose an action above this quality at the stored size (the q75 reference already agrees with itself: higher only costs bytes).',
+  ),
+  architecture: option(
+    z.enum(['auto', 'action-input', 'per-action', 'column-means']),
+    'auto',
+    "Network: one over image + action features (quality, side vs the image) with 2 outputs, one output per action, no network (each action's training mean: the baseline), or auto: the one cross-validation on the training split finds best.",
+  ),
+  monotone: option(
+    z.enum(['none', 'quality', 'side-quality']),
+    'none',
+    'Cap each predicted agreement by that of every safer action in the exported agreement head: none, the same side at higher qualities, or also larger sides.',
   ),
   images: option(
     z.string(),
     '',
     'Image folders (comma-separated) to recompute features of older records from; "" = the shared data folders.',
   ),
-  hidden: option(intList, [16], 'Hidden layer widths.', '16'),
+  hidden: option(intList, [16], 'Hidden layer widths (the action-input network has one hidden layer).', '16'),
   epochs: option(int(1), 30, 'Training epochs.'),
   seed: option(int(0), 1, 'Seed of initialisation and shuffling.'),
   modelId: option(z.string(), '', 'Model id (default: derived from key, data and seed).'),
@@ -64,13 +85,32 @@ export const trainOptions = {
 
 export type TrainConfig = Omit<ReturnType<typeof loadOptions<typeof trainOptions>>, 'help'>;
 
+export interface CvPoint {
+  accuracy: number;
+  sizeRatio: number;
+  hardFoldAccuracy: number;
+  targetMet: boolean;
+}
+
 export interface TrainResult {
   bytes: Uint8Array;
   modelId: string;
   sizeWeight: number;
+  /** The operating point's agreement threshold (metadata operating_point). */
+  threshold?: number;
+  /** Number of actions the model scores. */
+  actions?: number;
   validation?: PolicyMetrics;
-  crossValidation?: { accuracy: number; sizeRatio: number; hardFoldAccuracy: number; targetMet: boolean };
+  /** The argmax-of-scores rule at the chosen size weight, and the threshold rule at the chosen threshold. */
+  crossValidation?: CvPoint & { threshold?: CvPoint & { threshold: number } };
   trainImages: number;
+  /** The model family trained (and, with --architecture auto, each family's cross-validated operating point). */
+  architecture?: string;
+  architectureTrials?: {
+    architecture: string;
+    threshold: { threshold: number; accuracy: number; sizeRatio: number; hardFoldAccuracy: number };
+    met: boolean;
+  }[];
   dataset?: Dataset;
   /** How it was trained (ensemble size, accuracy target, CV rule), for the model card. */
   summary?: Record<string, unknown>;
@@ -78,3 +118,11 @@ export interface TrainResult {
 
 /** The 5 header scalars version 1 had (log bpp, source quality, is-JPEG, log megapixels, log aspect). */
 export const BASIC_FEATURES = [0, 1, 2, 3, 4];
+
+/** Feature indices of each --features choice. */
+export const FEATURE_SETS: Record<'all' | 'basic' | 'size' | 'none', number[]> = {
+  all: featureNames.map((_, i) => i),
+  basic: BASIC_FEATURES,
+  size: [3, 4],
+  none: [],
+};

@@ -137,7 +137,8 @@ describe('reference uploads for APIs that authenticate in the request', () => {
     const upstream = await startFakeUpstream(() => ({
       body: JSON.stringify({ request_id: 'r', scenes: [], objects: [{ value: 'dog', confidence: 88 }] }),
     }));
-    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1 });
+    // A fixed quality 35 (not a shipped model, whose choice may be q75 itself, and then the reference is reused).
+    const proxy = await startTestRuntime(upstream.url, { policyModels: '', quality: 35, referenceProbability: 1 });
     try {
       const photo = await syntheticJpeg({ width: 400, height: 300, quality: 95 });
       // The body exactly as `curl -F` frames it.

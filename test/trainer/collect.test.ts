@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ApiClient } from '../../src/trainer/api-client.ts';
 import { type CollectConfig, collect } from '../../src/trainer/collect.ts';
-import { contentHash, readRecords, recordFileName } from '../../src/trainer/data.ts';
+import { COLLECT_SCHEMA_VERSION, contentHash, readRecords, recordFileName } from '../../src/trainer/data.ts';
+import { buildDataset } from '../../src/trainer/dataset.ts';
 import { syntheticJpeg } from '../codec/images.ts';
 
 const KEY = 'rekognition/DetectLabels';
@@ -147,5 +148,70 @@ describe('collect skips what it cannot read, and says so', () => {
     });
     assert.equal(total, 2);
     assert.deepEqual(notes.sort(), ['a.jpg, 10 calls, 0 failed', 'b.jpg: unreadable']);
+  });
+});
+
+describe('the collect format is versioned', () => {
+  const v1Line = (image: string, bytes: number) => ({
+    v: 1,
+    key: KEY,
+    image,
+    split: 'train',
+    original: { bytes, width: 120, height: 90, format: 'jpeg' },
+    features: { version: 2, values: new Array(12).fill(0) },
+    outcomes: [5, 15, 25, 35, 45, 55, 65, 75, 85, 95].map((quality) => ({
+      quality,
+      bytes: 100 * quality,
+      status: 200,
+      answer: { labels: [{ name: quality >= 25 ? 'cat' : 'blur', score: 0.9 }], faces: [] },
+    })),
+  });
+
+  it('version 1 lines (qualities at the stored size) read as a grid of those qualities', async () => {
+    const out = await scratch('out');
+    await writeFile(dataFile(out), `${JSON.stringify(v1Line('old.jpg', 5000))}\n`);
+    const [record] = await readRecords(dataFile(out));
+    assert.equal(record!.v, 1);
+    assert.deepEqual(
+      record!.grid.map((a) => a.quality),
+      [5, 15, 25, 35, 45, 55, 65, 75, 85, 95],
+    );
+    assert.ok(record!.grid.every((a) => a.maxSide === undefined));
+    const dataset = buildDataset(KEY, [record!]);
+    assert.deepEqual(dataset.rows[0]!.accuracy, [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.equal(dataset.rows[0]!.ratio[7], 1, 'the reference is q75');
+  });
+
+  it('collect sweeps an image of a version 1 line again; the new line replaces the old one in the data', async () => {
+    const images = await scratch('img');
+    const out = await scratch('out');
+    const photo = await syntheticJpeg(120, 90, 90, 3);
+    await writeFile(join(images, 'old.jpg'), photo);
+    await writeFile(
+      dataFile(out),
+      `${JSON.stringify({ ...v1Line('old.jpg', photo.length), hash: contentHash(photo) })}\n`,
+    );
+    const client = countingClient();
+    const summary = await collect(configFor(images, out), client);
+    assert.equal(summary.skipped, 0, 'a version 1 line lacks the grid: not done');
+    assert.equal(client.calls, 10);
+    const records = await readRecords(dataFile(out));
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.v, COLLECT_SCHEMA_VERSION);
+    // Mixed files (some images not collected again yet): the newest schema is used, the rest counted as stale.
+    await appendFile(dataFile(out), `${JSON.stringify(v1Line('other.jpg', 4000))}\n`);
+    const dataset = buildDataset(KEY, await readRecords(dataFile(out)));
+    assert.equal(dataset.rows.length, 1);
+    assert.equal(dataset.stale, 1);
+  });
+
+  it('a line of a newer version than the code is refused, naming the file', async () => {
+    const out = await scratch('out');
+    await writeFile(dataFile(out), `${JSON.stringify({ ...v1Line('x.jpg', 1), v: COLLECT_SCHEMA_VERSION + 1 })}\n`);
+    await assert.rejects(readRecords(dataFile(out)), (error: Error) => {
+      assert.match(error.message, new RegExp(`schema v${COLLECT_SCHEMA_VERSION + 1} is newer`));
+      assert.ok(error.message.includes(dataFile(out)));
+      return true;
+    });
   });
 });

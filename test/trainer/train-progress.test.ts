@@ -1,43 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadOptions } from '../../src/config/options.ts';
-import { FEATURE_VERSION, featureNames } from '../../src/policy/features.ts';
-import { seededRng } from '../../src/policy/rng.ts';
 import type { Progress } from '../../src/progress.ts';
-import type { Dataset, ImageRow } from '../../src/trainer/dataset.ts';
 import { trainFromDataset } from '../../src/trainer/train.ts';
 import { trainOptions } from '../../src/trainer/train-config.ts';
-
-const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
-
-function rows(count: number): ImageRow[] {
-  const rng = seededRng(7);
-  return Array.from({ length: count }, (_, i) => {
-    const features = Array.from({ length: featureNames.length }, () => rng() * 2 - 1);
-    const safe = features[0]! > 0 ? 45 : 5;
-    const ratio = QUALITIES.map((q) => q / 75);
-    return {
-      image: `img${i}`,
-      split: i % 5 === 4 ? 'validation' : 'train',
-      features,
-      featureVersion: FEATURE_VERSION,
-      qualities: QUALITIES,
-      accuracy: QUALITIES.map((q) => (q >= safe ? 1 : 0)),
-      overlap: QUALITIES.map((q) => (q >= safe ? 1 : 0)),
-      bytes: ratio.map((r) => Math.round(r * 30000)),
-      ratio,
-      referenceBytes: 30000,
-    };
-  });
-}
+import { gridDataset, gridRows } from './synthetic.ts';
 
 test('train reports progress: one tick per network fitted, against the total it announced first', () => {
   const { help: _, ...config } = loadOptions(
     trainOptions,
-    ['--ensemble', '2', '--cv-repeats', '1', '--epochs', '3'],
+    ['--ensemble', '2', '--cv-repeats', '1', '--epochs', '3', '--architecture', 'per-action'],
     {},
   );
-  const dataset: Dataset = { key: 'rekognition/DetectLabels', kind: 'labels', rows: rows(60), dropped: 0 };
+  const dataset = gridDataset(gridRows(60, 7, (i) => (i % 5 === 4 ? 'validation' : 'train')));
   let announced = 0;
   let ticks = 0;
   let done = 0;
@@ -49,4 +24,32 @@ test('train reports progress: one tick per network fitted, against the total it 
   assert.equal(announced, 12);
   assert.equal(ticks, 12);
   assert.equal(done, 1);
+});
+
+test('--architecture auto cross-validates every family, trains the best, and says which and why', () => {
+  const { help: _, ...config } = loadOptions(
+    trainOptions,
+    ['--ensemble', '2', '--cv-repeats', '1', '--epochs', '40', '--hidden', '8', '--accuracy-target', '0.95'],
+    {},
+  );
+  const dataset = gridDataset(gridRows(120, 9, (i) => (i % 5 === 4 ? 'validation' : 'train')));
+  let announced = 0;
+  let ticks = 0;
+  const result = trainFromDataset(dataset, config, (networks): Progress => {
+    announced = networks;
+    return { tick: () => void ticks++, done: () => {} };
+  });
+  // CV: column means 5 x 1, per-action 5 x 2, action-input 5 x 2; then at most 2 nets.
+  assert.equal(announced, 5 + 10 + 10 + 2);
+  assert.equal(ticks, announced);
+  assert.deepEqual(
+    result.architectureTrials?.map((t) => t.architecture),
+    ['column-means', 'per-action', 'action-input'],
+  );
+  // The synthetic world has a per-image signal (feature 0) that the column means cannot see: a network wins.
+  assert.notEqual(result.architecture, 'column-means');
+  const chosen = result.architectureTrials!.find((t) => t.architecture === result.architecture)!;
+  for (const t of result.architectureTrials!) {
+    if (t.met === chosen.met && chosen.met) assert.ok(chosen.threshold.sizeRatio <= t.threshold.sizeRatio);
+  }
 });
