@@ -1,7 +1,7 @@
 /**
  * The text section of `npm run emulator:curve`: how the text operations' answers hold up when the proxy sends an image
  * at a lower JPEG quality and resolution. For every photo whose original gets a text answer, and every rendered card
- * (test/emulator/ocr/card-set.ts), each action (longer side x quality, encoded by the proxy's own codec with its
+ * (testkit/text-card-set.ts), each action (longer side x quality, encoded by the proxy's own codec with its
  * never-larger rule, EXIF orientation tag kept) is sent to Rekognition DetectText, Baidu general_basic and
  * accurate_basic in-process; the answer, normalised by the proxy's own readers, is compared with the answer to the
  * original by the reward spec's text measure (what calibration, the controller and the trainer use), and with the
@@ -20,7 +20,7 @@ import { TEXT_CURVE_OPERATIONS, type TextCurveOperation, textAnswers } from '../
 import { calibrationDefaults } from '../src/feedback/calibration.ts';
 import { rewardSpec } from '../src/feedback/reward-spec.ts';
 import { textSimilarity, wordAgreement } from '../src/feedback/rewards.ts';
-import { renderNamedCard, TEXT_CARDS } from '../test/emulator/ocr/card-set.ts';
+import { renderNamedCard, TEXT_CARDS } from '../testkit/text-card-set.ts';
 
 export const TEXT_SIDES: readonly (number | null)[] = [null, 1536, 1024, 768, 512];
 export const TEXT_QUALITIES: readonly number[] = [35, 55, 75, 85, 95];

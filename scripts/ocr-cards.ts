@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadOcrEngine } from '../src/emulator/ocr/engine.ts';
-import { bounds, type Card, type CardLine, renderCard, wordInk } from '../test/emulator/ocr/cards.ts';
+import { bounds, type Card, type CardLine, renderCard, wordInk } from '../testkit/text-cards.ts';
 
 const PHRASES = [
   'Platform 9 closed today',

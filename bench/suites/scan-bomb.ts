@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { syntheticJpeg } from '../../test/helpers/images.ts';
 import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { ISSUE_SCAN_BOMBS, type ScanBombOptions, scanBomb } from '../../testkit/scan-bomb.ts';
 import { spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';

@@ -11,7 +11,7 @@ import { defaultProxyConfig } from '../../src/config/proxy.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { logCapture, PROXY_CREDENTIALS } from '../helpers/proxy.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { DetectTextCommand, type DetectTextCommandOutput, RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
+import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from '../../testkit/text-card-set.ts';
+import { inkBox } from '../../testkit/text-cards.ts';
 import { modelDir, skipWithoutData, solid } from './helpers.ts';
-import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from './ocr/card-set.ts';
-import { inkBox } from './ocr/cards.ts';
 
 // baidu-aip-sdk is CommonJS without types: the OCR client's methods these tests call.
 type OcrCall = (image: string, options?: Record<string, string>) => Promise<Record<string, unknown>>;

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
 import { estimateJpegQuality } from '../../src/codec/index.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS } from '../helpers/proxy.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 

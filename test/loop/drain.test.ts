@@ -11,7 +11,7 @@ import { createReferenceSampler } from '../../src/feedback/reference-sampler.ts'
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { rekognition } from '../../src/providers/rekognition/index.ts';
 import { createExchange, type Exchange } from '../../src/request/exchange.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { testProvider } from '../helpers/providers.ts';
 
 /** A decision log that keeps its lines in memory. */

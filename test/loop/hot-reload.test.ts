@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { encodeMlpOnnx } from '../../src/policy/onnx-writer.ts';
 import { placeholderSpec } from '../../src/policy/placeholder.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
 let upstream: FakeUpstream;

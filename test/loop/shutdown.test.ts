@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { listDecisionLogFiles } from '../../src/feedback/read-log.ts';
 import { parseLogLine } from '../../src/feedback/schema.ts';
 import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { spawnServe } from '../helpers/spawned-proxy.ts';
 
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));

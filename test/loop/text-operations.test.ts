@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { request } from 'undici';
 import { TEXT_SAFE_LADDER } from '../../src/policy/ladder.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
 const sentImage = (r: RecordedRequest) => Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');

@@ -5,8 +5,8 @@ import { helpText } from '../../src/config/options.ts';
 import { proxyOptionsFor } from '../../src/config/proxy.ts';
 import { providerDescriptors } from '../../src/providers/registry.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { vision } from '../fixtures/vision-provider.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
 /**

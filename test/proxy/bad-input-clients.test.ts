@@ -9,7 +9,7 @@ import { listDecisionLogFiles, readDecisionLog } from '../../src/feedback/read-l
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import type { DecisionContext, Policy } from '../../src/policy/types.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 import { headerOf, rawRequest } from '../helpers/raw-http.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 import { headerOf, rawRequest } from '../helpers/raw-http.ts';
 import { signedRekognitionHeaders } from '../helpers/sign.ts';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { errors, request } from 'undici';
 import { toProxyError } from '../../src/request/upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
 /**

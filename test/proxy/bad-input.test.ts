@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { request } from 'undici';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { ISSUE_SCAN_BOMBS, scanBomb } from '../../testkit/scan-bomb.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
 /**

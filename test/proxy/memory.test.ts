@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { request } from 'undici';
 import { spawnProxy } from '../../bench/lib/processes.ts';
 import { burst, largeBodies } from '../../bench/suites/bodies-in-flight.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { startSinkUpstream } from '../../testkit/sink-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
 
 const MB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import {
 import sharp from 'sharp';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
 /** The fake AWS: refuses anything not signed by the proxy's own key, like the real service would. */

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import type { PixelSize } from '../../src/providers/types.ts';
 import type { Exchange } from '../../src/request/exchange.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { CLIENT_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 import { resizingPolicy } from '../helpers/resize-policy.ts';
 

@@ -7,8 +7,8 @@ import type { Answer } from '../../src/answer.ts';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import type { Exchange } from '../../src/request/exchange.ts';
+import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from '../../testkit/text-card-set.ts';
 import { modelDir, skipWithoutData } from '../emulator/helpers.ts';
-import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from '../emulator/ocr/card-set.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 
 const require = createRequire(import.meta.url);

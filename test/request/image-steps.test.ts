@@ -13,7 +13,7 @@ import { rebuild } from '../../src/request/rebuild.ts';
 import { route } from '../../src/request/route.ts';
 import { shrink } from '../../src/request/shrink.ts';
 import { runPath } from '../../src/request/steps.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { exchangeOf, testContext } from '../helpers/path-context.ts';
 import { testProvider } from '../helpers/providers.ts';
 

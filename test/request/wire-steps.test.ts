@@ -16,7 +16,7 @@ import { shrink } from '../../src/request/shrink.ts';
 import { sign } from '../../src/request/sign.ts';
 import { type ClientReply, runPath } from '../../src/request/steps.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../testkit/fake-upstream.ts';
-import { syntheticJpeg } from '../helpers/images.ts';
+import { syntheticJpeg } from '../../testkit/images.ts';
 import { exchangeOf, testContext } from '../helpers/path-context.ts';
 
 let upstream: FakeUpstream;

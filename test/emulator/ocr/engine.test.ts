@@ -10,8 +10,8 @@ import {
   type OcrResult,
 } from '../../../src/emulator/ocr/engine.ts';
 import { OcrModelsMissingError } from '../../../src/emulator/ocr/model-files.ts';
-import { cardText, renderNamedCard, TEXT_CARDS } from './card-set.ts';
-import { bounds, type Card, type InkBox, inkBox, renderCard, wordInk } from './cards.ts';
+import { cardText, renderNamedCard, TEXT_CARDS } from '../../../testkit/text-card-set.ts';
+import { bounds, type Card, type InkBox, inkBox, renderCard, wordInk } from '../../../testkit/text-cards.ts';
 
 /** Three faces, four sizes, two phrases sharing a row (read left to right). */
 const MAIN: Card = {

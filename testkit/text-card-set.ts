@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { Card, CardLine } from './cards.ts';
+import type { Card, CardLine } from './text-cards.ts';
 
 /**
  * A fixed set of rendered text cards for the text operations' curve and tests: known strings in the DejaVu faces at
