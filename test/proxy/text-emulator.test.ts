@@ -6,15 +6,21 @@ import sharp from 'sharp';
 import type { Answer } from '../../src/answer.ts';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
-import type { Exchange } from '../../src/request/exchange.ts';
+import { type Exchange, sentBytesOf } from '../../src/request/exchange.ts';
 import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from '../../testkit/text-card-set.ts';
+import { type InkBox, inkBox } from '../../testkit/text-cards.ts';
 import { modelDir, skipWithoutData } from '../emulator/helpers.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
+import { resizingPolicy } from '../helpers/resize-policy.ts';
 
 const require = createRequire(import.meta.url);
 type OcrCall = (image: string, options?: Record<string, string>) => Promise<Record<string, unknown>>;
 const AipSdk = require('baidu-aip-sdk') as {
-  ocr: new (appId: string, ak: string, sk: string) => { generalBasic: OcrCall; general: OcrCall };
+  ocr: new (
+    appId: string,
+    ak: string,
+    sk: string,
+  ) => { generalBasic: OcrCall; general: OcrCall; accurateBasic: OcrCall };
   HttpClient: { setRequestInterceptor(fn: (options: { url: string }) => { url: string }): void };
 };
 
@@ -117,6 +123,77 @@ describe('text operations through the proxy to the emulator, with the real SDKs'
     assert.ok(located.words_result[0]!.location.top < located.words_result[1]!.location.top);
   });
 
+  test('sent at half size: the text read exactly, and every box the client gets is in its own pixels', async () => {
+    // The 1600x800 sign, sent at 800 px by a resizing policy: boxes the OCR finds in the 800 px upload must reach the
+    // client scaled back onto the ink of the card it sent (Baidu pixels), or as ratios of it (Rekognition).
+    const sign = card('sign');
+    const png = await renderNamedCard(sign);
+    const { width, height } = sign.card;
+    const ink = await Promise.all(
+      sign.card.lines.map((line) => renderNamedCard({ ...sign, card: { ...sign.card, lines: [line] } }).then(inkBox)),
+    );
+    const sent: Buffer[] = [];
+    const halfSize = await startTestProxy(
+      emulator.url,
+      {},
+      {
+        policy: resizingPolicy(width / 2, 90),
+        loop: {
+          plan: () => {},
+          record: (exchange: Exchange) => {
+            for (const slot of exchange.slots) sent.push(sentBytesOf(slot));
+          },
+        },
+      },
+    );
+    const client = new RekognitionClient({
+      endpoint: halfSize.url,
+      region: 'us-east-1',
+      credentials: CLIENT_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    AipSdk.HttpClient.setRequestInterceptor((options) => ({
+      ...options,
+      url: options.url.replace('https://aip.baidubce.com', halfSize.url),
+    }));
+    try {
+      const baidu = new AipSdk.ocr('1', 'emulator-ak', 'emulator-sk');
+      const located = (await baidu.general(png.toString('base64'))) as {
+        words_result: { words: string; location: { left: number; top: number; width: number; height: number } }[];
+      };
+      assert.deepEqual(
+        located.words_result.map((w) => w.words),
+        sign.card.lines.map((l) => l.text),
+      );
+      located.words_result.forEach(({ location }, i) => {
+        const box = { left: location.left, top: location.top, right: location.left + location.width };
+        assertCovers({ ...box, bottom: location.top + location.height }, ink[i]!, `Baidu line ${i}`);
+      });
+      const accurate = (await baidu.accurateBasic(png.toString('base64'))) as { words_result: { words: string }[] };
+      assert.deepEqual(
+        accurate.words_result.map((w) => w.words),
+        sign.card.lines.map((l) => l.text),
+      );
+      const out = await client.send(new DetectTextCommand({ Image: { Bytes: png } }));
+      const lines = (out.TextDetections ?? []).filter((d) => d.Type === 'LINE');
+      assert.equal(lines.map((d) => d.DetectedText).join('\n'), cardText(sign));
+      lines.forEach((line, i) => {
+        const { Left = 0, Top = 0, Width = 0, Height = 0 } = line.Geometry!.BoundingBox!;
+        const box = { left: Left * width, top: Top * height, right: (Left + Width) * width };
+        assertCovers({ ...box, bottom: (Top + Height) * height }, ink[i]!, `Rekognition line ${i}`);
+      });
+      const sentWidths = await Promise.all(sent.map(async (bytes) => (await sharp(bytes).metadata()).width));
+      assert.deepEqual(sentWidths, [width / 2, width / 2, width / 2], 'every upload went at half size');
+    } finally {
+      client.destroy();
+      AipSdk.HttpClient.setRequestInterceptor((options) => ({
+        ...options,
+        url: options.url.replace('https://aip.baidubce.com', proxy.url),
+      }));
+      await halfSize.close();
+    }
+  });
+
   test("the emulator's errors reach the clients in each API's own shape", async () => {
     const png = await renderNamedCard(card('label'));
     await assert.rejects(
@@ -136,3 +213,21 @@ describe('text operations through the proxy to the emulator, with the real SDKs'
     assert.equal(small.error_code, 216202);
   });
 });
+
+/** A box found by OCR lies on the ink it read: it holds the ink, give or take a few pixels, and is not much larger. */
+function assertCovers(box: InkBox, ink: InkBox, what: string): void {
+  const slack = 0.15 * (ink.bottom - ink.top);
+  assert.ok(
+    box.left <= ink.left + slack && box.top <= ink.top + slack,
+    `${what}: ${JSON.stringify(box)} starts after the ink ${JSON.stringify(ink)}`,
+  );
+  assert.ok(
+    box.right >= ink.right - slack && box.bottom >= ink.bottom - slack,
+    `${what}: ${JSON.stringify(box)} ends before the ink ${JSON.stringify(ink)}`,
+  );
+  const area = (b: InkBox) => (b.right - b.left) * (b.bottom - b.top);
+  assert.ok(
+    area(box) < 2 * area(ink),
+    `${what}: ${JSON.stringify(box)} is far larger than the ink ${JSON.stringify(ink)}`,
+  );
+}
