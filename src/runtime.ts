@@ -11,6 +11,7 @@ import { CalibrationStore } from './feedback/calibration-store.ts';
 import { createDecisionLog, type DecisionLog } from './feedback/decision-log.ts';
 import { LearningLoop } from './feedback/loop.ts';
 import { createReferenceSampler } from './feedback/reference-sampler.ts';
+import { referenceKindOverrides } from './feedback/reward-spec.ts';
 import { createLogger } from './logger.ts';
 import { FixedQualityPolicy } from './policy/fixed.ts';
 import { parseQualityLadder, QualityLadderPolicy } from './policy/ladder.ts';
@@ -119,9 +120,8 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     sampler,
     ...(decisionLog ? { log: decisionLog } : {}),
     referenceKind: config.referenceKind,
-    // Text is judged against the original: the q75 answer itself loses words (docs/EMULATOR.md, "Text operations"),
-    // and the controller's safe action must be no less safe than the text ladder's first rung.
-    referenceKinds: { text: 'original' },
+    // The controller's safe action for text must be no less safe than the text ladder's first rung.
+    referenceKinds: referenceKindOverrides,
     ...textSafeQuality(config),
     controller: {
       detector: config.controllerDetector,

@@ -14,7 +14,7 @@ import { type Controller, type ControllerConfig, type ControllerSnapshot, create
 import { decisionLine } from './decision-line.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { AcquireOptions, ReferenceSampler } from './reference-sampler.ts';
-import { type RewardSpec, rewardSpec } from './reward-spec.ts';
+import { type ReferenceKind, type RewardSpec, rewardSpec } from './reward-spec.ts';
 
 /** A policy that may route to per-operation models (the PolicyRouter): controllers then track each model's id. */
 type RoutedPolicy = Policy & { policyFor?(context: DecisionContext): Policy };
@@ -23,9 +23,9 @@ export interface LearningLoopOptions {
   policy: RoutedPolicy;
   sampler: ReferenceSampler;
   log?: DecisionLog;
-  referenceKind: 'q75' | 'original';
+  referenceKind: ReferenceKind;
   /** Per task kind, a reference kind that replaces `referenceKind` (text: the original, docs/EMULATOR.md). */
-  referenceKinds?: Partial<Record<TaskKind, 'q75' | 'original'>>;
+  referenceKinds?: Readonly<Partial<Record<TaskKind, ReferenceKind>>>;
   controller: Omit<ControllerConfig, 'modelId'>;
   /** Per task kind, the controller's safe quality when it must be safer than the controller's own. */
   safeQualities?: Partial<Record<TaskKind, number>>;

@@ -21,6 +21,21 @@ import {
   wordAgreement,
 } from './rewards.ts';
 
+/** What agreement is measured against: q75 at the stored size (the paper's), or the client's file as it is. */
+export type ReferenceKind = 'q75' | 'original';
+
+/**
+ * Kinds whose reference is not the configured one, online and offline alike. Text is judged against the client's
+ * original: the q75 answer itself already loses words (docs/EMULATOR.md, "Text operations").
+ */
+export const referenceKindOverrides: Readonly<Partial<Record<TaskKind, ReferenceKind>>> = Object.freeze({
+  text: 'original',
+});
+
+/** The reference of a kind: its override, else the configured kind. */
+export const referenceKindOf = (kind: TaskKind, configured: ReferenceKind): ReferenceKind =>
+  referenceKindOverrides[kind] ?? configured;
+
 export interface RewardWeights {
   /** Weight of `paperAccuracy` (the reference's top-1 label is among the answer's). */
   accuracy: number;

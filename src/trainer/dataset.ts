@@ -6,7 +6,7 @@
  */
 import type { Answer } from '../answer.ts';
 import type { EncodeAction } from '../codec/types.ts';
-import { type RewardSpec, rewardSpec } from '../feedback/reward-spec.ts';
+import { type ReferenceKind, type RewardSpec, referenceKindOf, rewardSpec } from '../feedback/reward-spec.ts';
 import { faceRecall, labelOverlap, textSimilarity } from '../feedback/rewards.ts';
 import { actionKey, type Candidate, candidatesFor } from '../policy/actions.ts';
 import { findOperation } from '../providers/registry.ts';
@@ -15,8 +15,8 @@ import { type CollectedRecord, gridOutcomes, type Split } from './data.ts';
 
 export const REFERENCE_QUALITY = 75;
 
-/** What agreement is measured against: q75 at the stored size (the paper's), or the client's file as it is. */
-export type ReferenceKind = 'q75' | 'original';
+/** `auto`: the proxy's reference for the key's kind (the original for text, else q75), `referenceKindOf`. */
+export type ReferenceChoice = ReferenceKind | 'auto';
 
 /** What an operation's answers are about, from its provider's descriptor (labels when the key is unknown). */
 export function taskKindOf(key: string): TaskKind {
@@ -90,9 +90,10 @@ const sameGrid = (a: readonly EncodeAction[], b: readonly EncodeAction[]) =>
 export function buildDataset(
   key: string,
   records: readonly CollectedRecord[],
-  reference: ReferenceKind = 'q75',
+  choice: ReferenceChoice = 'auto',
 ): Dataset {
   const kind = taskKindOf(key);
+  const reference = choice === 'auto' ? referenceKindOf(kind, 'q75') : choice;
   const spec = rewardSpec(kind);
   // One schema per dataset: the newest present (a recollect over older data replaces it image by image).
   const newest = records.reduce((v, r) => Math.max(v, r.v), 0);

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { EncodeAction } from '../codec/types.ts';
 import { commandOptions, int, option } from '../config/options.ts';
 import { DEFAULT_POLICY_MODELS } from '../config/proxy.ts';
+import type { ReferenceKind } from '../feedback/reward-spec.ts';
 import { actionKey } from '../policy/actions.ts';
 import { servingModel } from '../policy/model-map.ts';
 import { OnnxPolicy } from '../policy/onnx-policy.ts';
@@ -29,7 +30,7 @@ import {
   oracleAtAccuracy,
   oracleChoice,
   type PolicyMetrics,
-  type ReferenceKind,
+  type ReferenceChoice,
   rewardSpecOf,
 } from './dataset.ts';
 import { evaluateOnLogs, policyOnLogs, readLoggedSamples } from './logs.ts';
@@ -58,9 +59,9 @@ export const evaluateOptions = {
     'Which images to evaluate on; collected = every image in the data (the split it was collected with).',
   ),
   reference: option(
-    z.enum(['q75', 'original']),
-    'q75',
-    "What agreement is measured against: quality 75 at the stored size (the paper's), or the client's file as it is.",
+    z.enum(['auto', 'q75', 'original']),
+    'auto',
+    "What agreement is measured against: quality 75 at the stored size (the paper's), the client's file as it is, or auto: the proxy's reference for the key's kind (the original for text, else q75).",
   ),
   logs: option(z.string(), '', 'Decision log path for off-policy estimates; "" = none.'),
   out: option(z.string(), '', 'Write <out>.json and <out>.html (default: .data/eval/<key>).'),
@@ -305,7 +306,7 @@ export async function evaluateModel(
   key: string,
   dataDir: string,
   choice: SplitChoice,
-  reference: ReferenceKind = 'q75',
+  reference: ReferenceChoice = 'auto',
 ): Promise<Evaluation> {
   const bytes = new Uint8Array(await readFile(modelPath));
   const metadata = readOnnxMetadata(bytes);
@@ -336,7 +337,7 @@ export async function evaluateModel(
     model: modelPath,
     modelId,
     split,
-    reference,
+    reference: dataset.reference,
     images: rows.length,
     collected: { train: count('train'), validation: count('validation') },
     ...(threshold === undefined ? {} : { threshold }),

@@ -48,9 +48,9 @@ export const trainOptions = {
     'Fixed agreement threshold of the operating point (one of the ladder); 0 = chosen by cross-validation.',
   ),
   reference: option(
-    z.enum(['q75', 'original']),
-    'q75',
-    "What agreement is measured against: quality 75 at the stored size (the paper's), or the client's file as it is.",
+    z.enum(['auto', 'q75', 'original']),
+    'auto',
+    "What agreement is measured against: quality 75 at the stored size (the paper's), the client's file as it is, or auto: the proxy's reference for the key's kind (the original for text, else q75).",
   ),
   features: option(
     z.enum(['all', 'basic', 'size', 'none']),
