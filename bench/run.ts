@@ -43,6 +43,11 @@ const suites: Record<string, { summary: string; optIn?: true; load: () => Promis
       optIn: true,
       load: () => import('./suites/calibration.ts'),
     },
+    photos: {
+      summary: 'bytes on 1-12 MP photos once calibrated, vs the originals and the best fixed full-size quality (opt-in)',
+      optIn: true,
+      load: () => import('./suites/photos.ts'),
+    },
   };
 
 const { values, positionals } = parseArgs({
