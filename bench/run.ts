@@ -44,7 +44,8 @@ const suites: Record<string, { summary: string; optIn?: true; load: () => Promis
       load: () => import('./suites/calibration.ts'),
     },
     photos: {
-      summary: 'bytes on 1-12 MP photos once calibrated, vs the originals and the best fixed full-size quality (opt-in)',
+      summary:
+        'bytes on 1-12 MP photos once calibrated, vs the originals and the best fixed full-size quality (opt-in)',
       optIn: true,
       load: () => import('./suites/photos.ts'),
     },

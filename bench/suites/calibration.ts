@@ -58,6 +58,8 @@ export async function run(): Promise<BenchReport> {
   };
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 function summarise(scenario: Scenario, batches: Batch[], best: FixedRow | undefined, originalBytes: number) {
   const rows = batches.map((b, i) => [
     i === 0 ? scenario.name : '',
@@ -84,8 +86,12 @@ function summarise(scenario: Scenario, batches: Batch[], best: FixedRow | undefi
     ...(best ? [atMost(`${scenario.key}: final bytes / best fixed action`, finalBytes / best.bytes, 1.1, 'x')] : []),
     atMost(`${scenario.key}: references in steady state`, 100 * steadyReferences, 5, '%'),
   ];
+  const held =
+    holdsFrom < batches.length
+      ? `agreement holds ${TARGET} from request ${(holdsFrom + 1) * BATCH} (after ${referencesUntil} references)`
+      : `agreement never held ${TARGET} over the last 100 requests (${referencesUntil} references paid)`;
   const notes = [
-    `${scenario.name}: agreement holds ${TARGET} from request ${(holdsFrom + 1) * BATCH} (after ${referencesUntil} references); final ${fmt(finalBytes / 1024, 1)} KiB per image (originals ${fmt(originalBytes / 1024, 1)} KiB); best fixed action offline at ${TARGET}: ${best ? `q${best.quality} at ${best.side ?? 'stored'} px, ${fmt(best.bytes / 1024, 1)} KiB (agreement ${fmt(best.agreement, 3)})` : 'none reaches it'}; steady-state references ${fmt(100 * steadyReferences, 1)}%.`,
+    `${scenario.name}: ${held}; mean agreement ${fmt(mean(batches.map((b) => b.agreement)), 3)}; final ${fmt(finalBytes / 1024, 1)} KiB per image (originals ${fmt(originalBytes / 1024, 1)} KiB); best fixed action offline at ${TARGET}: ${best ? `q${best.quality} at ${best.side ?? 'stored'} px, ${fmt(best.bytes / 1024, 1)} KiB (agreement ${fmt(best.agreement, 3)})` : 'none reaches it'}; steady-state references ${fmt(100 * steadyReferences, 1)}%.`,
   ];
   return { rows, targets, notes };
 }
