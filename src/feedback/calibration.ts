@@ -55,6 +55,11 @@ export interface CalibrationGrid {
   levels: number;
   /** Where to start (cautious). */
   start: GridPoint;
+  /**
+   * The first candidate's distance from the start per dimension (default 4 and 4): e.g. the level a model was trained
+   * at, so that the first probe tests the model's own claim on this backend.
+   */
+  firstSteps?: { side?: number; level?: number };
 }
 
 /** What calibration keeps, small enough to persist beside the decision log (calibration-store.ts). */
@@ -123,7 +128,7 @@ export class Calibrator {
     this.#rng = options.rng ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => {});
     const restored = options.state && this.#fits(options.state) ? options.state : undefined;
-    this.#state = restored ? structuredClone(restored) : this.#fresh(grid.start);
+    this.#state = restored ? structuredClone(restored) : this.#fresh(grid.start, grid.firstSteps);
   }
 
   /** The point of a grid index. */
@@ -218,13 +223,13 @@ export class Calibrator {
     };
   }
 
-  #fresh(start: GridPoint): CalibrationState {
+  #fresh(start: GridPoint, firstSteps: CalibrationGrid['firstSteps'] = {}): CalibrationState {
     const size = this.#sides.length * this.#levels;
     return {
       sides: [...this.#sides],
       levels: this.#levels,
       current: this.#clamp(start),
-      steps: { side: 4, level: 4 },
+      steps: { side: Math.max(1, firstSteps.side ?? 4), level: Math.max(1, firstSteps.level ?? 4) },
       counts: new Array(size).fill(0),
       sums: new Array(size).fill(0),
       samples: 0,

@@ -194,16 +194,19 @@ export class LearningLoop implements LearningHooks {
 
   /**
    * A calibrator for a key and its live policy: the grid is SIDES x the policy's ladder, the start cautious (the
-   * stored size within the API's working side, one level safer than the policy was trained at), unless a stored
-   * state for this very model says where it already is.
+   * stored size within the API's working side, at the safest level: nothing yet says this backend, or these photos,
+   * are what the model was trained on: on 1-12 MP photos the DetectLabels model two levels safer than its trained one
+   * still agreed only 0.91), the first level candidate the model's own trained level; unless a stored state for this
+   * very model says where it already is.
    */
   #newCalibrator(key: string, policy: Policy, side: number, state?: CalibrationState): Calibrator {
     const calibration = this.#options.calibration!;
     const levels = policy.ladder?.length ?? 1;
-    const start = { side, level: Math.max(0, (policy.trainedLevel ?? 1) - 1) };
+    const start = { side, level: 0 };
+    const firstSteps = policy.trainedLevel ? { level: policy.trainedLevel } : {};
     const calibrator = new Calibrator(
       calibration.config,
-      { sides: SIDES, levels, start },
+      { sides: SIDES, levels, start, firstSteps },
       {
         ...(state ? { state } : {}),
         onEvent: (event) => this.#options.logger.info({ key, ...event, modelId: policy.id }, 'calibration moved'),

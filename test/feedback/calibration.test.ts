@@ -69,6 +69,13 @@ describe('online calibration', () => {
     });
   }
 
+  test('the first candidate can be put where the model claims to hold (firstSteps)', () => {
+    const calibrator = new Calibrator({}, { ...grid(9), firstSteps: { level: 6 } });
+    assert.deepEqual(calibrator.snapshot().current, { side: 0, level: 0 }, 'it starts at the safest level');
+    const levels = calibrator.snapshot().candidates.map((c) => c.level);
+    assert.ok(levels.includes(6) && !levels.includes(4), `the model's level is probed first: ${levels}`);
+  });
+
   test('a backend that gets worse pushes the point back to safety', () => {
     const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(7) });
     stream(calibrator, backend({ side: 6, level: 6 }), 20_000, 7);

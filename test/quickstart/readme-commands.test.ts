@@ -26,7 +26,12 @@ function readmeCommands(text: string): string[] {
     .join('\n')
     .replace(/\\\n/g, ' ')
     .split('\n')
-    .map((line) => line.replace(/(^|\s)#.*$/, '').replace(/\s+/g, ' ').trim())
+    .map((line) =>
+      line
+        .replace(/(^|\s)#.*$/, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter((line) => line.length > 0);
 }
 
