@@ -41,6 +41,13 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  */
 function bufferedStdout(): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
-  setInterval(() => stream.flush(), LOG_FLUSH_MS).unref();
+  const timer = setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      // Closed (the process is exiting): nothing is left to flush.
+      clearInterval(timer);
+    }
+  }, LOG_FLUSH_MS).unref();
   return stream;
 }

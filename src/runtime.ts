@@ -120,8 +120,8 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     sampler,
     ...(decisionLog ? { log: decisionLog } : {}),
     referenceKind: config.referenceKind,
-    // The controller's safe action for text must be no less safe than the text ladder's first rung.
     referenceKinds: referenceKindOverrides,
+    // The controller's safe action for text must be no less safe than the text ladder's first rung.
     ...textSafeQuality(config),
     controller: {
       detector: config.controllerDetector,

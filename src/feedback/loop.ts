@@ -193,11 +193,11 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
-   * A calibrator for a key and its live policy: the grid is SIDES x the policy's ladder, the start cautious (the
-   * stored size within the API's working side, at the safest level: nothing yet says this backend, or these photos,
-   * are what the model was trained on: on 1-12 MP photos the DetectLabels model two levels safer than its trained one
-   * still agreed only 0.91), the first level candidate the model's own trained level; unless a stored state for this
-   * very model says where it already is.
+   * A calibrator for a key and its live policy. The grid is SIDES x the policy's ladder. The start is cautious: the
+   * stored size within the API's working side, at the safest level, because nothing yet says that this backend, or
+   * these photos, are what the model was trained on (on 1-12 MP photos the DetectLabels model two levels safer than
+   * its trained one still agreed only 0.91). The first level candidate is the model's own trained level. A stored
+   * state for this very model, when there is one, says where it already is.
    */
   #newCalibrator(key: string, policy: Policy, side: number, state?: CalibrationState): Calibrator {
     const calibration = this.#options.calibration!;
