@@ -6,12 +6,10 @@ import { FEATURE_VERSION, featureNames } from '../../src/policy/features.ts';
 import { type PolicyMetadata, policyMetadataProps } from '../../src/policy/model-metadata.ts';
 import { encodeMlpOnnx, type MlpSpec } from '../../src/policy/onnx-writer.ts';
 
-/** A linear policy whose scores are a fixed vector (bias only), with overridable metadata. */
-export function constantSpec(scores: number[], overrides: Partial<PolicyMetadata> = {}): MlpSpec {
-  const n = featureNames.length;
-  const metadata: PolicyMetadata = {
-    model_id: 'test-constant',
-    actions: paperActions.slice(0, scores.length).map((a) => ({ ...a })),
+/** Metadata a test model needs to load (current features, `features` in, `scores` out), with overrides. */
+export function testMetadata(overrides: Partial<PolicyMetadata> & Pick<PolicyMetadata, 'actions'>): PolicyMetadata {
+  return {
+    model_id: 'test-model',
     input: 'features',
     output: 'scores',
     feature_version: FEATURE_VERSION,
@@ -22,6 +20,16 @@ export function constantSpec(scores: number[], overrides: Partial<PolicyMetadata
     data_summary: 'test',
     ...overrides,
   };
+}
+
+/** A linear policy whose scores are a fixed vector (bias only), with overridable metadata. */
+export function constantSpec(scores: number[], overrides: Partial<PolicyMetadata> = {}): MlpSpec {
+  const n = featureNames.length;
+  const metadata = testMetadata({
+    model_id: 'test-constant',
+    actions: paperActions.slice(0, scores.length).map((a) => ({ ...a })),
+    ...overrides,
+  });
   return {
     layers: [
       { weights: new Float32Array(scores.length * n), bias: Float32Array.from(scores), rows: scores.length, cols: n },

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { inspectImage } from '../../src/codec/inspect.ts';
 import { AGREEMENT_LADDER, paperActions } from '../../src/policy/actions.ts';
 import { PolicyError } from '../../src/policy/errors.ts';
-import { FEATURE_VERSION, featureNames, featuresOf } from '../../src/policy/features.ts';
+import { featureNames, featuresOf } from '../../src/policy/features.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { policyMetadataProps } from '../../src/policy/model-metadata.ts';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.ts';
@@ -14,7 +14,7 @@ import { encodeMlpOnnx, forwardMlp } from '../../src/policy/onnx-writer.ts';
 import { PLACEHOLDER_MODEL_ID, placeholderSpec } from '../../src/policy/placeholder.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 import { syntheticJpeg } from '../codec/images.ts';
-import { modelBytes, tempDir } from './helpers.ts';
+import { modelBytes, tempDir, testMetadata } from './helpers.ts';
 
 const greedy = { exploration: { kind: 'epsilon-greedy' as const, epsilon: 0 } };
 const context = { provider: 'rekognition' as const, operation: 'DetectLabels' };
@@ -127,7 +127,7 @@ test('a model with agreement and size heads sends the cheapest action whose agre
       { name: 'size', layer: layer(size) },
     ],
     metadata: policyMetadataProps({
-      ...headlessMetadata(actions),
+      ...testMetadata({ model_id: 'heads', actions }),
       agreement_output: 'agreement',
       size_output: 'size',
       operating_point: { threshold: 0.98 },
@@ -148,18 +148,3 @@ test('a model with agreement and size heads sends the cheapest action whose agre
   assert.equal(policy.trainedLevel, AGREEMENT_LADDER.indexOf(0.98));
   await policy.release();
 });
-
-function headlessMetadata(actions: { quality: number; maxSide?: number }[]) {
-  return {
-    model_id: 'heads',
-    actions,
-    input: 'features',
-    output: 'scores',
-    feature_version: FEATURE_VERSION,
-    feature_names: [...featureNames],
-    provider: '*',
-    operation: '*',
-    reward_weights: { accuracy: 1, size: 1 },
-    data_summary: 'test',
-  };
-}
