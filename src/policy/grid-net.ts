@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import { clipInput, floatTensor, type InputClip, valueInfo } from './onnx-writer.ts';
+import { clipInput, encodeModel, floatTensor, type InputClip, minOverPenalty, valueInfo } from './onnx-writer.ts';
 
 const { onnx } = onnxProto;
 
@@ -47,10 +47,6 @@ export const MASKED_AGREEMENT = -1;
 export const MASKED_SCORE = -1000;
 /** ln side of the stored size in the graph: far above any image, so min(0, .) gives 0. */
 const STORED = 1e4;
-const PENALTY = 1e4;
-
-const OPSET = 13;
-const IR_VERSION = 8;
 
 function check(spec: GridNetSpec): { actions: number; hidden: number; features: number } {
   const hidden = spec.image.rows;
@@ -171,31 +167,28 @@ export function encodeGridNetOnnx(spec: GridNetSpec): Uint8Array {
     agreementMasked,
   );
   if (spec.minOver) {
-    const penalty = new Float32Array(actions * actions).fill(PENALTY);
-    spec.minOver.forEach((over, k) => {
-      for (const j of over) penalty[k * actions + j] = 0;
-    });
     node('Unsqueeze', [agreementMasked, 'axis1'], 'agreement.rows'); // [B, 1, A]
-    node('Add', ['agreement.rows', floats('min.penalty', [actions, actions], penalty)], 'agreement.penalised'); // [B, A, A]
+    node(
+      'Add',
+      ['agreement.rows', floats('min.penalty', [actions, actions], minOverPenalty(spec.minOver, actions))],
+      'agreement.penalised',
+    ); // [B, A, A]
     node('ReduceMin', ['agreement.penalised'], spec.names.agreement, [
       { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2] },
       { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
     ]);
   }
-  const model = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    producerName: spec.producerName ?? 'adacompress-proxy',
-    opsetImport: [{ domain: '', version: OPSET }],
-    graph: {
+  return encodeModel(
+    {
       name: 'grid-policy',
       node: nodes,
       initializer: init,
       input: [valueInfo(x, features)],
       output: [spec.names.scores, spec.names.agreement, spec.names.size].map((n) => valueInfo(n, actions)),
     },
-    metadataProps: Object.entries(spec.metadata).map(([key, value]) => ({ key, value })),
-  });
-  return onnx.ModelProto.encode(model).finish();
+    spec.metadata,
+    spec.producerName,
+  );
 }
 
 /** The graph in plain TypeScript (float32 where the graph is): each output by name. */

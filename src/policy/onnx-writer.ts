@@ -116,11 +116,7 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
         // raw [batch, n] -> [batch, 1, n] + penalty [n, n] -> [batch, n, n] -> min over the last axis -> [batch, n]
         const raw = dense(prefix, current, head.layer, head.activation ?? 'linear');
         const n = head.layer.rows;
-        const penalty = new Float32Array(n * n).fill(MIN_OVER_PENALTY);
-        head.minOver.forEach((over, k) => {
-          for (const j of over) penalty[k * n + j] = 0;
-        });
-        initializers.push(floatTensor(`${prefix}.min.penalty`, [n, n], penalty));
+        initializers.push(floatTensor(`${prefix}.min.penalty`, [n, n], minOverPenalty(head.minOver, n)));
         initializers.push({
           name: `${prefix}.min.axes`,
           dims: [1],
@@ -153,20 +149,45 @@ export function encodeMlpOnnx(spec: MlpSpec): Uint8Array {
       })
     : [valueInfo(spec.outputName, spec.layers.at(-1)!.rows)];
   const inputs = spec.layers[0]?.cols ?? spec.heads![0]!.layer.cols;
-  const model = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    producerName: spec.producerName ?? 'adacompress-proxy',
-    opsetImport: [{ domain: '', version: OPSET }],
-    graph: {
+  return encodeModel(
+    {
       name: 'policy',
       node: nodes,
       initializer: initializers,
       input: [valueInfo(spec.inputName, inputs)],
       output: outputs,
     },
-    metadataProps: Object.entries(spec.metadata).map(([key, value]) => ({ key, value })),
+    spec.metadata,
+    spec.producerName,
+  );
+}
+
+/** A graph as ONNX bytes: the one opset and IR version every policy file of this project is written with. */
+export function encodeModel(
+  graph: onnxProto.onnx.IGraphProto,
+  metadata: Record<string, string>,
+  producerName = 'adacompress-proxy',
+): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName,
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph,
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * The [n, n] penalty that turns "min over row k's listed columns" into a ReduceMin: 0 where column j is in
+ * `minOver[k]`, a large value elsewhere (added, it can never be the minimum).
+ */
+export function minOverPenalty(minOver: readonly (readonly number[])[], n: number): Float32Array {
+  const penalty = new Float32Array(n * n).fill(MIN_OVER_PENALTY);
+  minOver.forEach((over, k) => {
+    for (const j of over) penalty[k * n + j] = 0;
+  });
+  return penalty;
 }
 
 /** The same network in plain TypeScript: for tests (ONNX == TS) and for the trainer's own evaluation. */
