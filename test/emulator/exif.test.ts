@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DetectFacesCommand, DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
+import { DetectFacesCommand, DetectLabelsCommand, type RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
-import { COUPLE, face, modelDir, skipWithoutData } from './helpers.ts';
+import { COUPLE, face, modelDir, rekognitionClient, skipWithoutData } from './helpers.ts';
 
 /**
  * EXIF orientation per API. The photo: the couple, stored turned a quarter to the left with orientation tag 6 (as a
@@ -42,12 +42,7 @@ describe('EXIF orientation: Rekognition applies it, Face++ and Baidu see the sto
   let token: string;
   before(async () => {
     emulator = await startEmulator({ modelDir, workers: 1 });
-    rekognition = new RekognitionClient({
-      endpoint: emulator.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEMULATOR', secretAccessKey: 'emulator-secret' },
-      maxAttempts: 1,
-    });
+    rekognition = rekognitionClient(emulator.url);
     const base = await sharp(await face(COUPLE))
       .resize(900)
       .jpeg({ quality: 90 })

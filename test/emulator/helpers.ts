@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import type { Inference } from '../../src/emulator/inference.ts';
 
@@ -51,3 +52,12 @@ export const emptyInference: Inference = {
   run: async () => ({ frame: { width: 100, height: 100 }, working: { width: 100, height: 100 }, results: [] }),
   close: async () => {},
 };
+
+/** The real AWS SDK pointed at an emulator, with the emulator's default credentials (or others, to be refused). */
+export const rekognitionClient = (url: string, accessKeyId = 'AKIDEMULATOR', secretAccessKey = 'emulator-secret') =>
+  new RekognitionClient({
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  });

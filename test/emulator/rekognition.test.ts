@@ -4,18 +4,10 @@ import {
   CompareFacesCommand,
   DetectFacesCommand,
   DetectLabelsCommand,
-  RekognitionClient,
+  type RekognitionClient,
 } from '@aws-sdk/client-rekognition';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
-import { COUPLE, DOG, face, imagenet, modelDir, skipWithoutData, solid } from './helpers.ts';
-
-const client = (url: string, accessKeyId = 'AKIDEMULATOR', secretAccessKey = 'emulator-secret') =>
-  new RekognitionClient({
-    endpoint: url,
-    region: 'us-east-1',
-    credentials: { accessKeyId, secretAccessKey },
-    maxAttempts: 1,
-  });
+import { COUPLE, DOG, face, imagenet, modelDir, rekognitionClient, skipWithoutData, solid } from './helpers.ts';
 
 /** The SDK's error name for a failed call (the code the SDK read from the wire). */
 async function errorName(promise: Promise<unknown>): Promise<string> {
@@ -32,7 +24,7 @@ describe('Rekognition emulator, driven by @aws-sdk/client-rekognition', { skip: 
   let rekognition: RekognitionClient;
   before(async () => {
     emulator = await startEmulator({ modelDir, workers: 1 });
-    rekognition = client(emulator.url);
+    rekognition = rekognitionClient(emulator.url);
   });
   after(() => emulator?.close());
 
@@ -101,11 +93,15 @@ describe('Rekognition emulator, driven by @aws-sdk/client-rekognition', { skip: 
   it('refuses a wrong secret with InvalidSignatureException and an unknown key with UnrecognizedClientException', async () => {
     const Image = { Bytes: await solid(100, 100) };
     assert.equal(
-      await errorName(client(emulator.url, 'AKIDEMULATOR', 'wrong').send(new DetectLabelsCommand({ Image }))),
+      await errorName(
+        rekognitionClient(emulator.url, 'AKIDEMULATOR', 'wrong').send(new DetectLabelsCommand({ Image })),
+      ),
       'InvalidSignatureException',
     );
     assert.equal(
-      await errorName(client(emulator.url, 'AKIDOTHER', 'emulator-secret').send(new DetectLabelsCommand({ Image }))),
+      await errorName(
+        rekognitionClient(emulator.url, 'AKIDOTHER', 'emulator-secret').send(new DetectLabelsCommand({ Image })),
+      ),
       'UnrecognizedClientException',
     );
   });

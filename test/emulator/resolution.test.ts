@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DetectFacesCommand, DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
+import { DetectFacesCommand, DetectLabelsCommand, type RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
 import type { RatioBox } from '../../src/emulator/models.ts';
-import { CLUB, DOG, imagenet, modelDir, photo, skipWithoutData } from './helpers.ts';
+import { CLUB, DOG, imagenet, modelDir, photo, rekognitionClient, skipWithoutData } from './helpers.ts';
 
 const resized = (image: Buffer, width: number) => sharp(image).resize(width).jpeg({ quality: 90 }).toBuffer();
 
@@ -56,12 +56,7 @@ describe('working resolution: what a downscaled upload keeps, and switching back
     }));
   before(async () => {
     emulator = await startEmulator({ modelDir, workers: 1 });
-    rekognition = new RekognitionClient({
-      endpoint: emulator.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEMULATOR', secretAccessKey: 'emulator-secret' },
-      maxAttempts: 1,
-    });
+    rekognition = rekognitionClient(emulator.url);
     club = await photo(CLUB);
   });
   after(() => emulator?.close());

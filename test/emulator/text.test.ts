@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { DetectTextCommand, type DetectTextCommandOutput, RekognitionClient } from '@aws-sdk/client-rekognition';
+import { DetectTextCommand, type DetectTextCommandOutput, type RekognitionClient } from '@aws-sdk/client-rekognition';
 import sharp from 'sharp';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/main.ts';
 import { cardText, type NamedCard, renderNamedCard, TEXT_CARDS } from '../../testkit/text-card-set.ts';
 import { inkBox } from '../../testkit/text-cards.ts';
-import { modelDir, skipWithoutData, solid } from './helpers.ts';
+import { modelDir, rekognitionClient, skipWithoutData, solid } from './helpers.ts';
 
 // baidu-aip-sdk is CommonJS without types: the OCR client's methods these tests call.
 type OcrCall = (image: string, options?: Record<string, string>) => Promise<Record<string, unknown>>;
@@ -45,12 +45,7 @@ describe('text operations on the OCR engine, driven by the real SDKs', { skip: s
   let ocr: AipOcr;
   before(async () => {
     emulator = await startEmulator({ modelDir, workers: 1 });
-    rekognition = new RekognitionClient({
-      endpoint: emulator.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEMULATOR', secretAccessKey: 'emulator-secret' },
-      maxAttempts: 1,
-    });
+    rekognition = rekognitionClient(emulator.url);
     aip.HttpClient.setRequestInterceptor((options) => {
       options.url = options.url.replace('https://aip.baidubce.com', emulator.url);
       return options;
