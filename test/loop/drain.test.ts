@@ -6,7 +6,7 @@ import pino from 'pino';
 import { inspectImage } from '../../src/codec/index.ts';
 import { controllerDefaults } from '../../src/feedback/controller.ts';
 import type { DecisionLog } from '../../src/feedback/decision-log.ts';
-import { LearningLoop } from '../../src/feedback/loop.ts';
+import { LearningLoop, type LearningLoopOptions } from '../../src/feedback/loop.ts';
 import { createReferenceSampler } from '../../src/feedback/reference-sampler.ts';
 import { FixedQualityPolicy } from '../../src/policy/fixed.ts';
 import { rekognition } from '../../src/providers/rekognition/index.ts';
@@ -22,6 +22,20 @@ function memoryLog() {
     logReference: (line: { id: string }) => lines.push({ type: 'reference', id: line.id }) > 0,
   } as unknown as DecisionLog;
   return { lines, log };
+}
+
+/** A loop that references every request and runs each reference upload with `runReference`. */
+function referencingLoop(log: DecisionLog, runReference: LearningLoopOptions['runReference']): LearningLoop {
+  return new LearningLoop({
+    policy: new FixedQualityPolicy(35),
+    sampler: createReferenceSampler({ probability: 1, maxPerMinute: 1000 }),
+    log,
+    referenceKind: 'original',
+    controller: controllerDefaults,
+    codecLimits: { maxInputPixels: 1e7 },
+    runReference,
+    logger: pino({ level: 'silent' }),
+  });
 }
 
 /** A finished one-image exchange, as the request path leaves it for the loop. */
@@ -49,18 +63,9 @@ async function finishedExchange(loop: LearningLoop): Promise<Exchange> {
 
 test('drain waits for every reference upload, also those started while it waits (issue 11, item 5)', async () => {
   const { lines, log } = memoryLog();
-  const loop = new LearningLoop({
-    policy: new FixedQualityPolicy(35),
-    sampler: createReferenceSampler({ probability: 1, maxPerMinute: 1000 }),
-    log,
-    referenceKind: 'original',
-    controller: controllerDefaults,
-    codecLimits: { maxInputPixels: 1e7 },
-    runReference: async (reference) => {
-      await sleep(200);
-      reference.response = { status: 200, headers: {}, body: Readable.from([]), raw: Buffer.from('{}'), ms: 200 };
-    },
-    logger: pino({ level: 'silent' }),
+  const loop = referencingLoop(log, async (reference) => {
+    await sleep(200);
+    reference.response = { status: 200, headers: {}, body: Readable.from([]), raw: Buffer.from('{}'), ms: 200 };
   });
   const first = await finishedExchange(loop);
   const late = await finishedExchange(loop);
@@ -77,16 +82,7 @@ test('drain waits for every reference upload, also those started while it waits 
 
 test('drain gives up at its deadline and says how many uploads are still running', async () => {
   const { log } = memoryLog();
-  const loop = new LearningLoop({
-    policy: new FixedQualityPolicy(35),
-    sampler: createReferenceSampler({ probability: 1, maxPerMinute: 1000 }),
-    log,
-    referenceKind: 'original',
-    controller: controllerDefaults,
-    codecLimits: { maxInputPixels: 1e7 },
-    runReference: () => sleep(2000),
-    logger: pino({ level: 'silent' }),
-  });
+  const loop = referencingLoop(log, () => sleep(2000));
   loop.record(await finishedExchange(loop));
   const started = performance.now();
   assert.equal(await loop.drain(200), 1);
