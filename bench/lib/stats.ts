@@ -6,4 +6,7 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** Arithmetic mean (NaN for no samples). */
+export const mean = (samples: readonly number[]): number => samples.reduce((a, b) => a + b, 0) / samples.length;
+
 export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');

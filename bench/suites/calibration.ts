@@ -1,7 +1,7 @@
 import { gridActions } from '../../src/policy/actions.ts';
 import { facesDir, validationPhotos } from '../../testkit/shared-data.ts';
 import { atLeast, atMost, type BenchReport } from '../lib/report.ts';
-import { fmt } from '../lib/stats.ts';
+import { fmt, mean } from '../lib/stats.ts';
 import { BATCH, type Batch, bestFixed, type FixedRow, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
 
 /**
@@ -58,8 +58,6 @@ export async function run(): Promise<BenchReport> {
   };
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
 function summarise(scenario: Scenario, batches: Batch[], best: FixedRow | undefined, originalBytes: number) {
   const rows = batches.map((b, i) => [
     i === 0 ? scenario.name : '',
@@ -78,7 +76,7 @@ function summarise(scenario: Scenario, batches: Batch[], best: FixedRow | undefi
   const referencesUntil = batches.slice(0, holdsFrom + 1).reduce((s, b) => s + b.references, 0);
   const minimumWhileCalibrating = Math.min(...batches.slice(0, holdsFrom + 1).map((b) => b.agreement));
   const tail = batches.slice(-10);
-  const finalBytes = tail.reduce((s, b) => s + b.bytes, 0) / tail.length;
+  const finalBytes = mean(tail.map((b) => b.bytes));
   const steadyReferences = tail.reduce((s, b) => s + b.references, 0) / (tail.length * BATCH);
   const targets = [
     atMost(`${scenario.key}: references until agreement holds ${TARGET}`, referencesUntil, 300, ''),

@@ -2,7 +2,7 @@ import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { type LoadRequest, load } from '../lib/load.ts';
 import { type ChildServer, spawnHttpProxy, spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';
-import { fmt } from '../lib/stats.ts';
+import { fmt, mean } from '../lib/stats.ts';
 
 const SECONDS = 4;
 const ROUNDS = 2;
@@ -38,7 +38,6 @@ export async function run(): Promise<BenchReport> {
         results[name]!.meanC1.push(single.latencyMean);
       }
     }
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const baseline = mean(results['@fastify/http-proxy']!.rps);
     const ours = mean(results['adacompress-proxy']!.rps);
     const rows = Object.entries(results).map(([name, r]) => [

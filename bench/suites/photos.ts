@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { sharedData } from '../../testkit/shared-data.ts';
 import { atLeast, type BenchReport } from '../lib/report.ts';
-import { fmt } from '../lib/stats.ts';
+import { fmt, mean } from '../lib/stats.ts';
 import { bestFixed, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
 
 /**
@@ -36,8 +36,8 @@ export async function run(): Promise<BenchReport> {
   for (const scenario of OPERATIONS.filter((s) => !only || s.key.includes(only))) {
     const { offline, batches } = await runScenario(scenario, TARGET);
     const tail = batches.slice(-6);
-    const agreement = tail.reduce((s, b) => s + b.agreement, 0) / tail.length;
-    const bytes = tail.reduce((s, b) => s + b.bytes, 0) / tail.length;
+    const agreement = mean(tail.map((b) => b.agreement));
+    const bytes = mean(tail.map((b) => b.bytes));
     const best = bestFixed(offline.fixed, TARGET);
     const fewer = best ? best.bytes / bytes : Number.NaN;
     rows.push([
