@@ -40,7 +40,15 @@ describe('decision log and reference uploads', () => {
   after(() => upstream.close());
 
   test('every decision is logged with features, propensity and the answer; references are logged against it', async () => {
-    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1, referenceBudgetPerMinute: 100 });
+    // Calibration and exploration off: from its safe start, or by a random pick, the policy may send this photo at q75
+    // itself, and then the reference is (rightly) reused instead of sent. At its trained level it sends less, so
+    // every reference goes upstream.
+    const proxy = await startTestRuntime(upstream.url, {
+      referenceProbability: 1,
+      referenceBudgetPerMinute: 100,
+      calibration: false,
+      policyEpsilon: 0,
+    });
     const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
     try {
       const before = upstream.received.length;
@@ -87,7 +95,13 @@ describe('decision log and reference uploads', () => {
   });
 
   test('the reference budget is never exceeded under concurrent load', async () => {
-    const proxy = await startTestRuntime(upstream.url, { referenceProbability: 1, referenceBudgetPerMinute: 5 });
+    // A fixed quality 35: no upload is the q75 reference itself, so every granted reference is sent, none reused.
+    const proxy = await startTestRuntime(upstream.url, {
+      policyModels: '',
+      quality: 35,
+      referenceProbability: 1,
+      referenceBudgetPerMinute: 5,
+    });
     const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
     try {
       const before = upstream.received.length;
