@@ -21,6 +21,7 @@ import { createProviders, isLoopback, providerDescriptors } from './providers/re
 import type { CredentialSource, ProviderDescriptor } from './providers/types.ts';
 import { ProxyError } from './providers/types.ts';
 import { referencePath } from './request/paths.ts';
+import { shrinkImage } from './request/shrink.ts';
 import { runPath } from './request/steps.ts';
 import { buildServer, createPathContext, serverOptionsFrom } from './server.ts';
 
@@ -137,6 +138,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
     },
     codecLimits: { maxInputPixels: config.maxInputPixels },
     runReference: (reference) => runPath(referencePath, reference, context),
+    shrinkProbe: (provider, slot) => shrinkImage(slot, provider, slot.plan!.policy, context),
     ...(config.calibration
       ? {
           calibration: {

@@ -84,7 +84,7 @@ function draw(s){
   for(const[k,c]of Object.entries(s.calibration||{}))row(cb,[k,c.point.floor==null?'stored size':c.point.floor+' px',String(c.point.level),c.estimate?c.estimate.mean.toFixed(3)+' ['+c.estimate.low.toFixed(3)+', '+c.estimate.high.toFixed(3)+']':'-',String(c.samples),String(c.moves),c.calibrating?'exploring':'settled']);
   const r=last.references;
   $('refs').textContent='sent '+(r.sent||0)+' · reused '+(r.reused||0)+' · failed '+(r.failed||0)+' · refused by budget '+last.referenceRefusals;
-  lineChart($('chart-refs'),['sent','reused','failed'].map(k=>({name:k,points:hist.map(h=>({t:h.t,v:h.references[k]||0}))})).concat([{name:'refused by budget',points:hist.map(h=>({t:h.t,v:h.referenceRefusals}))}]),{fmt:v=>v.toFixed(0)});
+  lineChart($('chart-refs'),['sent','reused','failed','probe'].map(k=>({name:k,points:hist.map(h=>({t:h.t,v:h.references[k]||0}))})).concat([{name:'refused by budget',points:hist.map(h=>({t:h.t,v:h.referenceRefusals}))}]),{fmt:v=>v.toFixed(0)});
   const mt=$('models');clear(mt);row(mt,['key','model in use','loaded','file']);
   for(const m of (s.policy&&s.policy.models)||[])row(mt,[m.key,m.modelId||('fallback '+s.policy.fallbackId),m.loadedAt,m.path+(m.lastError?' (refused: '+m.lastError.code+')':'')]);
   $('fallback').textContent='fallback policy: '+(s.policy?s.policy.fallbackId:'-');

@@ -1,20 +1,23 @@
 /**
  * Online calibration of one provider/operation's operating point from its reference uploads: how small a resolution
- * (the side floor) and how low a level of the policy's ladder (agreement threshold, or JPEG quality for a fixed rule)
- * still hold the target agreement on THIS backend. A policy trained on one backend meets another; the per-image policy
- * keeps choosing within the point, calibration moves the point.
+ * (the side floor) and how low a level (the safe rung, then the policy's ladder: agreement thresholds, or JPEG
+ * qualities for a fixed rule) still hold the target agreement on THIS backend. A policy trained on one backend meets
+ * another; the per-image policy keeps choosing within the point, calibration moves the point.
  *
- * The grid: sides (SIDES, largest first) x levels (the policy's ladder, safest first). Point (i, j) is cheaper than
- * (i', j') when i >= i' and j >= j'; agreement is taken to fall as points get cheaper (monotone), so evidence bounds
- * whole regions:
- *   - a point is GOOD when some point at least as cheap has a Wilson lower bound >= target (its own samples);
- *   - a point is BAD when some point at least as safe has a Wilson upper bound < target.
+ * The grid: sides (SIDES, largest first) x levels (safest first). Point (i, j) is cheaper than (i', j') when i >= i'
+ * and j >= j'; agreement is taken to fall as points get cheaper (monotone), so a verdict covers a whole region:
+ *   - a point is GOOD when some point at least as cheap passed its test (its own samples);
+ *   - a point is BAD when some point at least as safe failed its test.
+ * The test is a sequential probability ratio test per point (Wald): agreement a little above the target against a
+ * little below it, a false "good" (clients pay) rarer than a false "bad" (a saving missed for a while). Unlike a confidence bound looked at after every sample, it is valid under
+ * those looks, and it decides a point agreeing just about as well as the target too (in about 130 samples), instead
+ * of leaving it undecided for ever.
  * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after a
- * success, halves after a failure). Referenced requests are mostly sent at a candidate (probes) while one is undecided,
- * a quarter of them once both are decided; the current point is what every other request gets. A good candidate becomes
- * the current point. A current point that turns bad (its own samples, or the controller's CUSUM on them for abrupt
- * changes such as a backend swap: `onDrift`) sends it back, one step safer, evidence about it and cheaper points
- * forgotten.
+ * success, halves after a failure). Clients always get the current point. A referenced request also pays a probe: the
+ * same image sent at an undecided candidate, off the client's path, judged against the same reference answer; the
+ * client's own answer meanwhile keeps testing the current point. A good candidate becomes the current point. A current
+ * point that turns bad (its own samples, or the controller's CUSUM on them for abrupt changes such as a backend swap:
+ * `onDrift`) sends it back, one step safer, evidence about it and cheaper points forgotten.
  * Evidence fades (`memory` per sample), so a settled point is re-probed now and then and drift shows.
  * Cautious when it knows little: it starts at a safe point and asks for more references while a candidate is undecided.
  */
@@ -25,19 +28,36 @@ import type { AcquireOptions } from './reference-sampler.ts';
 export const calibrationConfigSchema = z.object({
   /** Agreement with the reference the calibration holds (--target-agreement). */
   target: z.number().min(0).max(1).default(0.97),
-  /** One-sided normal quantile of the bounds judging a point (1.64: 95%; they are checked after every sample). */
+  /**
+   * Each point's test tells "agrees at target + marginAbove" (good) from "at target - marginBelow" (bad); a point
+   * between is decided either way (at the defaults: one agreeing 0.97 passes 18% of the time, 0.99 90%, after about
+   * 130 samples; 1.0 passes after about 90).
+   */
+  marginAbove: z.number().positive().max(0.5).default(0.02),
+  marginBelow: z.number().positive().max(0.5).default(0.01),
+  /**
+   * The test's error rates: calling a point at target - marginBelow good (what clients would pay for: kept small), and
+   * calling one at target + marginAbove bad (a saving missed until the evidence fades and it is tried again).
+   */
+  falseGood: z.number().positive().max(0.5).default(0.05),
+  falseBad: z.number().positive().max(0.5).default(0.2),
+  /** One-sided normal quantile of the Wilson bounds the snapshot shows for the current point (1.64: 95%). */
   z: z.number().positive().default(1.64),
-  /** Effective samples a point needs before a lower bound can call it good. */
-  minSamples: z.number().positive().default(10),
-  /** Evidence weight kept per new sample at the key (0.998: about the last 500 samples count). */
-  memory: z.number().min(0).max(1).default(0.998),
-  /** Share of referenced requests sent at a candidate while one is undecided, and once both are decided. */
-  probeShare: z.number().min(0).max(1).default(0.9),
+  /**
+   * Evidence weight kept per new sample at the key (0.9995: about the last 2000 samples count). Slow on purpose: a
+   * point probed on a fifth of the samples must still gather the ~120 effective samples its test needs at 0.99.
+   */
+  memory: z.number().min(0).max(1).default(0.9995),
+  /** Share of referenced requests that also pay a probe of a candidate while one is undecided, and once all are decided. */
+  probeShare: z.number().min(0).max(1).default(1),
   settledProbeShare: z.number().min(0).max(1).default(0.25),
   /** Reference probability asked for while a candidate is undecided (still capped by the per-minute budget). */
   calibratingReferenceProbability: z.number().min(0).max(1).default(0.25),
-  /** References spent exploring from one point before the boost stops (the candidates are then re-checked slowly). */
-  explorationBudget: z.number().int().positive().default(300),
+  /**
+   * Samples spent exploring from one point before the boost stops (the candidates are then re-checked slowly). A
+   * referenced request gives two, its own and its probe's: 600 is about 300 references.
+   */
+  explorationBudget: z.number().int().positive().default(600),
 });
 export type CalibrationConfig = z.input<typeof calibrationConfigSchema>;
 export const calibrationDefaults = calibrationConfigSchema.parse({});
@@ -103,10 +123,12 @@ export interface CalibrationEvent {
   reason: 'candidate-good' | 'current-bad' | 'drift';
 }
 
+/** Where one request goes: the current point for the client, and, on some referenced requests, a shadow probe. */
 export interface RouteChoice {
   point: OperatingPoint;
   grid: GridPoint;
-  probe: boolean;
+  /** A candidate to send the same image at as well, off the client's path, judged against the same reference. */
+  probe?: { point: OperatingPoint; grid: GridPoint };
 }
 
 export class Calibrator {
@@ -156,21 +178,22 @@ export class Calibrator {
     return state.exploring;
   }
 
-  /** Where one request goes: the current point, or, for some referenced requests, an undecided candidate. */
+  /**
+   * Where one request goes: the client always gets the current point; a referenced request may also pay a probe of a
+   * candidate (undecided ones while calibrating, the others now and then once settled, as their evidence fades).
+   */
   route(referenced: boolean): RouteChoice {
     const current = this.#state.current;
-    if (referenced) {
-      const undecided = this.#candidates().filter((c) => c.verdict === 'undecided');
-      const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
-      const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
-      if (pool.length > 0 && this.#rng() < share) {
-        // One candidate at a time (split evenly, each would take longer): the first undecided in the order listed (the
-        // diagonal first), unless another is nearer its verdict.
-        const probe = pool.reduce((a, b) => (this.#evidence(b) > this.#evidence(a) + this.config.minSamples ? b : a));
-        return { point: this.pointOf(probe), grid: { side: probe.side, level: probe.level }, probe: true };
-      }
-    }
-    return { point: this.pointOf(current), grid: { ...current }, probe: false };
+    const choice: RouteChoice = { point: this.pointOf(current), grid: { ...current } };
+    if (!referenced) return choice;
+    const undecided = this.#candidates().filter((c) => c.verdict === 'undecided');
+    const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
+    const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
+    if (pool.length === 0 || !(this.#rng() < share)) return choice;
+    // One candidate at a time (split evenly, each would take longer): the first undecided in the order listed (the
+    // diagonal first), unless another is clearly nearer its verdict.
+    const probe = pool.reduce((a, b) => (Math.abs(this.#llr(b)) > Math.abs(this.#llr(a)) + 1 ? b : a));
+    return { ...choice, probe: { point: this.pointOf(probe), grid: { side: probe.side, level: probe.level } } };
   }
 
   /** One reference's agreement for a request sent at `grid`. */
@@ -262,40 +285,45 @@ export class Calibrator {
     level: Math.min(Math.max(0, p.level), this.#levels - 1),
   });
 
-  /** Wilson bounds of one point's own samples, when it has enough of them. */
-  #bounds(p: GridPoint, minimum: number): { low: number; high: number } | undefined {
+  /** The log-likelihood ratio of a point's own (faded) samples: agreeing at target + margin against target - margin. */
+  #llr(p: GridPoint): number {
     const k = this.#index(p);
-    const n = this.#state.counts[k]!;
-    if (n < minimum) return undefined;
-    return wilson(this.#state.sums[k]! / n, n, this.config.z);
+    return sprtLlr(this.#state.sums[k]!, this.#state.counts[k]!, this.#hypotheses);
+  }
+
+  get #hypotheses(): Hypotheses {
+    const { target, marginAbove, marginBelow } = this.config;
+    return hypothesesFor(target + marginAbove, target - marginBelow);
+  }
+
+  /** The test's verdict on a point's own samples (Wald's bounds for its two error rates). */
+  #verdict(p: GridPoint): 'good' | 'bad' | undefined {
+    const llr = this.#llr(p);
+    const { falseGood, falseBad } = this.config;
+    if (llr >= Math.log((1 - falseBad) / falseGood)) return 'good';
+    if (llr <= Math.log(falseBad / (1 - falseGood))) return 'bad';
+    return undefined;
   }
 
   /**
-   * Proven to hold the target: some point at least as cheap as `p` has a Wilson lower bound at or above it on its own
-   * samples (agreement falls as points get cheaper, so `p` agrees at least as well). Own samples only: pooling points
-   * would let a few failed tries at a much cheaper point hold back every safer one.
+   * Proven to hold the target: some point at least as cheap as `p` passed its own test (agreement falls as points get
+   * cheaper, so `p` agrees at least as well). Own samples only: pooling points would let a few failed tries at a much
+   * cheaper point hold back every safer one.
    */
   #good(p: GridPoint): boolean {
     for (let i = p.side; i < this.#sides.length; i++) {
       for (let j = p.level; j < this.#levels; j++) {
-        const bounds = this.#bounds({ side: i, level: j }, this.config.minSamples);
-        if (bounds && bounds.low >= this.config.target) return true;
+        if (this.#verdict({ side: i, level: j }) === 'good') return true;
       }
     }
     return false;
   }
 
-  /** Samples gathered at `p` itself: how close a candidate is to a verdict. */
-  #evidence(p: GridPoint): number {
-    return this.#state.counts[this.#index(p)]!;
-  }
-
-  /** Some point at least as safe as `p` misses the target for sure (its own samples): so does `p`. */
+  /** Some point at least as safe as `p` failed its own test: so does `p`. */
   #bad(p: GridPoint): boolean {
     for (let i = 0; i <= p.side; i++) {
       for (let j = 0; j <= p.level; j++) {
-        const bounds = this.#bounds({ side: i, level: j }, 3);
-        if (bounds && bounds.high < this.config.target) return true;
+        if (this.#verdict({ side: i, level: j }) === 'bad') return true;
       }
     }
     return false;
@@ -368,6 +396,27 @@ export class Calibrator {
     this.#state.exploringSince = this.#state.samples;
     this.#onEvent({ type: 'moved', from, to, reason });
   }
+}
+
+interface Hypotheses {
+  /** ln(p1 / p0) and ln((1 - p1) / (1 - p0)): what one agreeing and one disagreeing sample add. */
+  agree: number;
+  disagree: number;
+}
+
+/** The test of "agrees at `good`" (capped below 1) against "agrees at `bad`". */
+export function hypothesesFor(good: number, bad: number): Hypotheses {
+  const p1 = Math.min(good, 1 - 1e-3);
+  const p0 = Math.max(Math.min(bad, p1 - 1e-3), 1e-3);
+  return { agree: Math.log(p1 / p0), disagree: Math.log((1 - p1) / (1 - p0)) };
+}
+
+/**
+ * The log-likelihood ratio of `n` (effective) samples summing to `sum`, each an agreement in [0, 1]: a sample of 0.6
+ * counts as 0.6 of an agreeing and 0.4 of a disagreeing one (the Bernoulli quasi-likelihood of a mean).
+ */
+export function sprtLlr(sum: number, n: number, h: Hypotheses): number {
+  return sum * h.agree + (n - sum) * h.disagree;
 }
 
 /** Wilson score interval of a mean of [0, 1] values over n (effective) samples, one-sided quantile z. */

@@ -35,7 +35,7 @@ export function decisionLine(exchange: Exchange, slot: SlotWork, id: string): De
     answer: slot.answer ?? null,
     controllerState: { state: route.state, mode: route.mode },
     ...(slot.plan?.point
-      ? { point: { floor: slot.plan.point.floor, level: slot.plan.point.level, probe: slot.plan.probe ?? false } }
+      ? { point: { floor: slot.plan.point.floor, level: slot.plan.point.level, probe: slot.plan.isProbe ?? false } }
       : {}),
     ...(exchange.reference
       ? { reference: { probability: exchange.reference.probability, requested: exchange.reference.granted } }

@@ -4,11 +4,26 @@ import { encodeJpeg } from '../codec/index.ts';
 import type { CodecLimits } from '../codec/types.ts';
 import { SIDES } from '../policy/actions.ts';
 import { FixedQualityPolicy } from '../policy/fixed.ts';
-import type { DecisionContext, Policy } from '../policy/types.ts';
-import type { TaskKind } from '../providers/types.ts';
-import { type Exchange, referenceExchange, type SlotWork, sentBytesOf } from '../request/exchange.ts';
+import type { DecisionContext, OperatingPoint, Policy } from '../policy/types.ts';
+import type { ProviderName, TaskKind } from '../providers/types.ts';
+import {
+  type Exchange,
+  referenceExchange,
+  type ShadowPlan,
+  type SlotOutcome,
+  type SlotPlan,
+  type SlotWork,
+  sentBytesOf,
+  shadowExchange,
+} from '../request/exchange.ts';
 import type { LearningHooks } from '../request/steps.ts';
-import { type CalibrationConfig, type CalibrationSnapshot, type CalibrationState, Calibrator } from './calibration.ts';
+import {
+  type CalibrationConfig,
+  type CalibrationSnapshot,
+  type CalibrationState,
+  Calibrator,
+  type GridPoint,
+} from './calibration.ts';
 import type { CalibrationStore } from './calibration-store.ts';
 import { type Controller, type ControllerConfig, type ControllerSnapshot, createController } from './controller.ts';
 import { decisionLine } from './decision-line.ts';
@@ -32,8 +47,14 @@ export interface LearningLoopOptions {
   codecLimits: CodecLimits;
   /** Runs a reference exchange through the request path's rebuild -> sign -> forward -> read-answer steps. */
   runReference: (reference: Exchange) => Promise<void>;
+  /**
+   * Shrinks one image as its plan says (the request path's inspect -> decide -> encode, under its work limits): a
+   * calibration probe's upload. Absent: no probes are sent (calibration then learns from the current point only).
+   */
+  shrinkProbe?: (provider: ProviderName, slot: SlotWork) => Promise<SlotOutcome>;
   logger: FastifyBaseLogger;
-  onReference?: (provider: string, result: 'sent' | 'reused' | 'failed') => void;
+  /** One proxy-made upload or its saving: a reference sent, reused (what was sent was the reference), failed; a probe. */
+  onReference?: (provider: string, result: 'sent' | 'reused' | 'failed' | 'probe') => void;
   /** Online calibration of each provider/operation's operating point; absent = off (the policies' own defaults). */
   calibration?: { config: CalibrationConfig; store?: CalibrationStore };
 }
@@ -44,6 +65,11 @@ interface Tracked {
   kind: SlotWork['operation']['kind'];
   /** Absent when calibration is off. */
   calibrator?: Calibrator;
+  /**
+   * The calibrator's level 0 is a model-free safe rung (the controller's safe quality at the point's side) below the
+   * policy's ladder, so that a model's predictions are trusted only once references show they hold on this backend.
+   */
+  safeRung?: boolean;
 }
 
 /**
@@ -89,8 +115,21 @@ export class LearningLoop implements LearningHooks {
         return;
       }
       const choice = calibrator.route(granted);
-      slot.plan = { route, policy, point: choice.point, grid: choice.grid, probe: choice.probe };
+      const probe = choice.probe && { ...this.#atGrid(tracked[i]!, choice.probe), grid: choice.probe.grid };
+      slot.plan = { route, ...this.#atGrid(tracked[i]!, choice), grid: choice.grid, ...(probe ? { probe } : {}) };
     });
+  }
+
+  /** Who decides at a calibration grid point, and at which of its own levels: the safe rung, or the live policy. */
+  #atGrid(tracked: Tracked, at: { point: OperatingPoint; grid: GridPoint }): Omit<ShadowPlan, 'grid'> {
+    if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
+    if (at.grid.level === 0) return { policy: this.#safeRung(), point: { floor: at.point.floor, level: 0 } };
+    return { policy: this.#options.policy, point: { floor: at.point.floor, level: at.grid.level - 1 } };
+  }
+
+  #safeRung(): Policy {
+    const quality = this.#options.controller.safeQuality ?? 75;
+    return safePolicy(quality, `calibration-safe-q${quality}`);
   }
 
   /** Log the decisions and, when the plan asked for one, schedule the reference upload. Never throws. */
@@ -115,7 +154,7 @@ export class LearningLoop implements LearningHooks {
       if (tracked.calibrator) {
         // What the backend told us about resolution stays true; where the new model's levels hold is not known yet.
         const side = tracked.calibrator.snapshot().current.side;
-        tracked.calibrator = this.#newCalibrator(key, this.#policyFor(tracked.context), side);
+        this.#newCalibrator(tracked, key, this.#policyFor(tracked.context), side);
       }
     }
   }
@@ -180,12 +219,7 @@ export class LearningLoop implements LearningHooks {
       if (this.#options.calibration) {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
-        tracked.calibrator = this.#newCalibrator(
-          key,
-          policy,
-          0,
-          stored?.modelId === policy.id ? stored.state : undefined,
-        );
+        this.#newCalibrator(tracked, key, policy, 0, stored?.modelId === policy.id ? stored.state : undefined);
       }
       this.#controllers.set(key, tracked);
     }
@@ -193,17 +227,22 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
-   * A calibrator for a key and its live policy. The grid is SIDES x the policy's ladder. The start is cautious: the
-   * stored size within the API's working side, at the safest level, because nothing yet says that this backend, or
-   * these photos, are what the model was trained on (on 1-12 MP photos the DetectLabels model two levels safer than
-   * its trained one still agreed only 0.91). The first level candidate is the model's own trained level. A stored
-   * state for this very model, when there is one, says where it already is.
+   * A calibrator for a key and its live policy. The grid is SIDES x levels: for a model that predicts agreement, a
+   * model-free safe rung and then its ladder of thresholds; for a rule, its ladder of qualities. The start is
+   * cautious: the stored size within the API's working side, at the safe rung, because nothing yet says that this
+   * backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models' predictions
+   * extrapolate: even the DetectLabels model's safest threshold agreed only 0.93, docs/BENCHMARKS.md). The first level
+   * candidate is the model's own trained level. A stored state for this very model, when there is one, says where it
+   * already is.
    */
-  #newCalibrator(key: string, policy: Policy, side: number, state?: CalibrationState): Calibrator {
+  #newCalibrator(tracked: Tracked, key: string, policy: Policy, side: number, state?: CalibrationState): void {
     const calibration = this.#options.calibration!;
-    const levels = policy.ladder?.length ?? 1;
+    const safeRung = policy.ladderKind === 'agreement';
+    const rung = safeRung ? 1 : 0;
+    const levels = rung + (policy.ladder?.length ?? 1);
     const start = { side, level: 0 };
-    const firstSteps = policy.trainedLevel ? { level: policy.trainedLevel } : {};
+    const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
+    const firstSteps = trained + rung > 0 ? { level: trained + rung } : {};
     const calibrator = new Calibrator(
       calibration.config,
       { sides: SIDES, levels, start, firstSteps },
@@ -213,7 +252,8 @@ export class LearningLoop implements LearningHooks {
       },
     );
     calibration.store?.set(key, { modelId: policy.id, state: calibrator.state() });
-    return calibrator;
+    tracked.calibrator = calibrator;
+    tracked.safeRung = safeRung;
   }
 
   #policyFor(context: DecisionContext): Policy {
@@ -261,35 +301,121 @@ export class LearningLoop implements LearningHooks {
       sent = decided.map((slot) => reference.slots.find((r) => r.field === slot.field) ?? slot);
       answers = sent.map((slot) => slot.answer);
     }
-    decided.forEach((slot, i) => {
+    const judged = decided.map((slot, i) => {
       const id = decisionIdOf(exchange, slot);
       const referenceBytes = same ? sentBytesOf(slot) : sentBytesOf(sent[i]!);
-      this.#options.log?.logReference({
-        id: `${id}.ref`,
-        decisionId: id,
+      const reference: ReferenceSent = {
         kind: referenceBytes === slot.bytes ? 'original' : 'q75',
-        bytes: referenceBytes.length,
-        upstreamStatus: status,
-        upstreamMs: Math.round(ms * 100) / 100,
-        answer: answers[i] ?? null,
-      });
+        bytes: referenceBytes,
+        status,
+        ms,
+      };
+      this.#logReference(id, reference, answers[i]);
       const referenceAnswer = answers[i];
-      if (!referenceAnswer || !slot.answer) return;
-      this.#learn(slot, this.#specFor(slot).agreement(referenceAnswer, slot.answer));
+      if (referenceAnswer && slot.answer) {
+        this.#learn(slot, slot.plan?.grid, this.#specFor(slot).agreement(referenceAnswer, slot.answer));
+      }
+      return { slot, id, reference, referenceAnswer };
+    });
+    await this.#probe(exchange, judged);
+  }
+
+  #logReference(decisionId: string, reference: ReferenceSent, answer: Answer | undefined): void {
+    this.#options.log?.logReference({
+      id: `${decisionId}.ref`,
+      decisionId,
+      kind: reference.kind,
+      bytes: reference.bytes.length,
+      upstreamStatus: reference.status,
+      upstreamMs: Math.round(reference.ms * 100) / 100,
+      answer: answer ?? null,
     });
   }
 
   /**
-   * One agreement sample. The calibrator learns from every one (probes included: they are how it finds cheaper points).
-   * The controller's window shows them all; its drop detector watches only the point requests are sent at (probes are
-   * expected to miss now and then), and a drop it detects is absorbed by calibration backing off while it can.
+   * Calibration's probes of a referenced request: each image with a probe planned is shrunk at its candidate point
+   * and sent in a copy of the request (the client already has its answer), and that answer is judged against the same
+   * reference. A probe whose bytes are what was sent, or the reference itself, has a known answer and costs no call.
+   * A probe that was sent is logged as a decision of its own (`<id>.probe`, point.probe true) with its reference.
    */
-  #learn(slot: SlotWork, agreement: number): void {
+  async #probe(exchange: Exchange, judged: readonly Judged[]): Promise<void> {
+    const shrink = this.#options.shrinkProbe;
+    const probing = judged.filter((j) => j.slot.plan?.probe && j.referenceAnswer);
+    if (!shrink || probing.length === 0) return;
+    const provider = exchange.provider!.name;
+    const planOf = (slot: SlotWork): SlotPlan => {
+      const { route, probe } = slot.plan!;
+      return { route, policy: probe!.policy, point: probe!.point, grid: probe!.grid, isProbe: true };
+    };
+    const outcomes = new Map<string, SlotOutcome>();
+    for (const { slot } of probing) {
+      const probeSlot: SlotWork = {
+        field: slot.field,
+        operation: slot.operation,
+        key: slot.key,
+        bytes: slot.bytes,
+        ...(slot.keepSize ? { keepSize: true } : {}),
+        plan: planOf(slot),
+      };
+      const outcome = await shrink(provider, probeSlot).catch(() => undefined);
+      // No decision (the image could not be worked on): nothing to learn about the candidate.
+      if (outcome?.decision) outcomes.set(slot.field, outcome);
+    }
+    const known = (j: Judged, bytes: Buffer) =>
+      bytes.equals(sentBytesOf(j.slot))
+        ? j.slot.answer
+        : bytes.equals(j.reference.bytes)
+          ? j.referenceAnswer
+          : undefined;
+    const probeBytes = (j: Judged) => {
+      const outcome = outcomes.get(j.slot.field)!;
+      return outcome.kind === 'encoded' ? outcome.bytes : j.slot.bytes;
+    };
+    const withOutcome = probing.filter((j) => outcomes.has(j.slot.field));
+    let shadow: Exchange | undefined;
+    if (withOutcome.some((j) => known(j, probeBytes(j)) === undefined)) {
+      // Images without a probe go as the client's request sent them.
+      shadow = shadowExchange(
+        exchange,
+        'probe',
+        (slot) => outcomes.get(slot.field) ?? slot.outcome,
+        (slot) => (outcomes.has(slot.field) ? planOf(slot) : undefined),
+      );
+      try {
+        await this.#options.runReference(shadow);
+      } finally {
+        if (shadow.response && shadow.response.raw === undefined) shadow.response.body.resume();
+      }
+      if (shadow.error) throw shadow.error;
+      this.#options.onReference?.(provider, 'probe');
+    }
+    for (const j of withOutcome) {
+      const sent = shadow?.slots.find((s) => s.field === j.slot.field);
+      if (sent) {
+        // A probe that was sent is a sample of its own for the trainer; one with a known answer would repeat one.
+        const id = `${j.id}.probe`;
+        this.#options.log?.logDecision(decisionLine(shadow!, sent, id));
+        this.#logReference(id, j.reference, j.referenceAnswer);
+      }
+      const probeSlot = sent ?? { ...j.slot, plan: planOf(j.slot), outcome: outcomes.get(j.slot.field)! };
+      const answer = sent ? sent.answer : known(j, probeBytes(j));
+      if (!answer) continue;
+      this.#learn(probeSlot, probeSlot.plan!.grid, this.#specFor(j.slot).agreement(j.referenceAnswer!, answer));
+    }
+  }
+
+  /**
+   * One agreement sample at a calibration grid point (none: calibration off or the controller's safe action). The
+   * calibrator learns from every one (probes included: they are how it finds cheaper points). The controller's window
+   * shows them all; its drop detector watches only the point clients get (probes are expected to miss now and then),
+   * and a drop it detects is absorbed by calibration backing off while it can.
+   */
+  #learn(slot: SlotWork, grid: GridPoint | undefined, agreement: number): void {
     const tracked = this.#controllers.get(slot.key);
     if (!tracked) return;
     const { calibrator, controller } = tracked;
-    if (calibrator && slot.plan?.grid) {
-      calibrator.record(slot.plan.grid, agreement);
+    if (calibrator && grid) {
+      calibrator.record(grid, agreement);
       this.#options.calibration?.store?.set(slot.key, {
         modelId: controller.snapshot().modelId,
         state: calibrator.state(),
@@ -297,7 +423,7 @@ export class LearningLoop implements LearningHooks {
     }
     controller.record({
       agreement,
-      mode: slot.plan?.probe ? 'probe' : (slot.plan?.route.mode ?? 'policy'),
+      mode: slot.plan?.isProbe ? 'probe' : (slot.plan?.route.mode ?? 'policy'),
       modelId: slot.outcome?.decision?.modelId ?? '',
     });
   }
@@ -320,6 +446,22 @@ export class LearningLoop implements LearningHooks {
   }
 }
 
+/** The reference upload of a slot as sent (or reused): what its probes are judged against too. */
+interface ReferenceSent {
+  kind: 'original' | 'q75';
+  bytes: Buffer;
+  status: number;
+  ms: number;
+}
+
+/** A slot whose reference answer is known, with its decision id. */
+interface Judged {
+  slot: SlotWork;
+  id: string;
+  reference: ReferenceSent;
+  referenceAnswer: Answer | undefined;
+}
+
 const decidedSlots = (exchange: Exchange) => exchange.slots.filter((s) => s.outcome?.original && s.outcome.decision);
 
 /** The decision id of a slot: the exchange's id, with the slot's index when the request carries several images. */
@@ -338,13 +480,16 @@ function strongest(base: number, requests: readonly AcquireOptions[]): AcquireOp
   return merged;
 }
 
-const safePolicies = new Map<number, Policy>();
-/** The controller's safe action: a fixed quality at the stored size (within the API's limits), outside any model. */
-function safePolicy(quality: number): Policy {
-  let policy = safePolicies.get(quality);
+const safePolicies = new Map<string, Policy>();
+/**
+ * A safe action outside any model: a fixed quality at the point's side, else the stored size (within the API's
+ * limits). The controller's (`controller-safe-q75`) and calibration's safe rung (`calibration-safe-q75`).
+ */
+function safePolicy(quality: number, id = `controller-safe-q${quality}`): Policy {
+  let policy = safePolicies.get(id);
   if (!policy) {
-    policy = new FixedQualityPolicy(quality, `controller-safe-q${quality}`);
-    safePolicies.set(quality, policy);
+    policy = new FixedQualityPolicy(quality, id);
+    safePolicies.set(id, policy);
   }
   return policy;
 }

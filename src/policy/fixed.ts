@@ -10,6 +10,7 @@ import type { Decision, DecisionContext, Policy } from './types.ts';
 export class FixedQualityPolicy implements Policy {
   readonly id: string;
   readonly ladder: readonly number[];
+  readonly ladderKind = 'quality';
   readonly trainedLevel = 0;
   readonly #quality: number;
 

@@ -29,6 +29,7 @@ export function parseQualityLadder(text: string): number[] | undefined {
 export class QualityLadderPolicy implements Policy {
   readonly id: string;
   readonly ladder: readonly number[];
+  readonly ladderKind = 'quality';
   /** Where calibration starts: the first, safest rung. */
   readonly trainedLevel = 0;
 

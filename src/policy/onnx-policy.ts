@@ -44,6 +44,7 @@ export class OnnxPolicy implements Policy {
   readonly actions: readonly EncodeAction[];
   readonly rewardWeights: Readonly<Record<string, number>>;
   readonly ladder: readonly number[];
+  readonly ladderKind: 'agreement' | undefined;
   readonly trainedLevel: number | undefined;
   readonly #session: ort.InferenceSession;
   readonly #exploration: Exploration;
@@ -57,6 +58,7 @@ export class OnnxPolicy implements Policy {
     this.rewardWeights = Object.freeze({ ...metadata.reward_weights });
     // Without agreement heads there is nothing to threshold: one level, the reward's argmax.
     this.ladder = metadata.agreement_output ? AGREEMENT_LADDER : [1];
+    this.ladderKind = metadata.agreement_output ? 'agreement' : undefined;
     const trained = metadata.operating_point?.threshold;
     this.trainedLevel = trained === undefined || !metadata.agreement_output ? undefined : nearestLevel(trained);
     this.#exploration = options.exploration;

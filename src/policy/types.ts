@@ -45,6 +45,11 @@ export interface Policy {
    * has one per model it routes to: ask it for the policy of a context): a single level.
    */
   readonly ladder?: readonly number[];
+  /**
+   * What the ladder's levels are: agreement thresholds on a model's predictions ('agreement'), which calibration
+   * makes earn trust from below a model-free safe rung, or JPEG qualities of a rule ('quality').
+   */
+  readonly ladderKind?: 'agreement' | 'quality';
   /** The level it was trained to run at on its own backend (a model's cross-validated operating point). */
   readonly trainedLevel?: number;
   decide(image: InspectedImage, context: DecisionContext): Promise<Decision>;

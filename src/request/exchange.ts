@@ -91,9 +91,22 @@ export interface SlotPlan {
   policy: Policy;
   /** The calibrated operating point it is sent at (absent: calibration off, or the safe action). */
   point?: OperatingPoint;
-  /** That point on the calibration grid, and whether it is a probe of a cheaper candidate. */
+  /** That point on the calibration grid. */
   grid?: GridPoint;
-  probe?: boolean;
+  /**
+   * A cheaper candidate calibration tests on this referenced request: the image is also sent there, off the client's
+   * path, and that answer is judged against the same reference (feedback/loop.ts).
+   */
+  probe?: ShadowPlan;
+  /** This slot is itself such a probe (a shadow exchange's), never what a client got. */
+  isProbe?: boolean;
+}
+
+/** Where a probe goes: the policy and operating point that decide its upload, and the grid point it tests. */
+export interface ShadowPlan {
+  policy: Policy;
+  point: OperatingPoint;
+  grid: GridPoint;
 }
 
 /** What happened to one image. */
@@ -152,17 +165,36 @@ export function createExchange(head: RequestHead, signal: AbortSignal, bodyStrea
  * run through the same rebuild -> sign -> forward -> read-answer steps as the client's call.
  */
 export function referenceExchange(parent: Exchange, references: ReadonlyMap<string, Buffer>): Exchange {
-  const slots = parent.slots.map(
-    (slot): SlotWork => ({
+  return shadowExchange(parent, 'ref', (slot) =>
+    slot.outcome?.original ? referenceOutcome(slot, references.get(slot.field)) : undefined,
+  );
+}
+
+/**
+ * A proxy-made copy of the client's request (a reference upload, a calibration probe): the same head and body, each
+ * image's outcome replaced by `outcomeOf`'s (none: the image as the client sent it), sent and read the same way.
+ */
+export function shadowExchange(
+  parent: Exchange,
+  suffix: string,
+  outcomeOf: (slot: SlotWork) => SlotOutcome | undefined,
+  planOf: (slot: SlotWork) => SlotPlan | undefined = () => undefined,
+): Exchange {
+  const slots = parent.slots.map((slot): SlotWork => {
+    const outcome = outcomeOf(slot);
+    const plan = planOf(slot);
+    return {
       field: slot.field,
       operation: slot.operation,
       key: slot.key,
       bytes: slot.bytes,
-      ...(slot.outcome?.original ? { outcome: referenceOutcome(slot, references.get(slot.field)) } : {}),
-    }),
-  );
+      ...(slot.keepSize ? { keepSize: true } : {}),
+      ...(outcome ? { outcome } : {}),
+      ...(plan ? { plan } : {}),
+    };
+  });
   return {
-    id: `${parent.id}.ref`,
+    id: `${parent.id}.${suffix}`,
     head: parent.head,
     startedAt: performance.now(),
     // A reference is the proxy's own call: the client going away does not cancel it.

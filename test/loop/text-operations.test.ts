@@ -78,8 +78,9 @@ describe('text operations before any model is trained for them', () => {
     const before = upstream.received.length;
     await detectText(png);
     await runtime.runtime.loop.drain(5000);
+    // The call and its reference come first; a calibration probe of a cheaper rung may follow.
     const calls = upstream.received.slice(before);
-    assert.equal(calls.length, 2, 'the call and its reference');
+    assert.ok(calls.length >= 2, 'the call and its reference');
     const [sent, reference] = calls.map(sentImage);
     assert.ok(sent!.length < png.length && (await sharp(sent!).metadata()).format === 'jpeg');
     assert.ok(reference!.equals(png), 'the reference upload is the client original');

@@ -84,8 +84,11 @@ describe('a fourth provider from one descriptor: a batching API', () => {
     );
     assert.deepEqual(decisions[0]!.answer?.labels, [{ name: 'Dog', score: 0.93 }]);
     assert.deepEqual(decisions[1]!.answer?.faces, [{ box: { left: 10, top: 20, width: 30, height: 40 }, score: 0.9 }]);
+    // Each image is measured for its own operation: its answer, and its calibration probe's (the probe's side floor is
+    // above these photos' size: same bytes, so its answer is known without a call).
+    assert.equal(upstream.received.length, 2, 'the call and one reference for both images, no probe call');
     const calibration = runtime.runtime.loop.calibration();
-    assert.equal(calibration['vision/LABEL_DETECTION']?.samples, 1, 'the label image measured for its operation');
-    assert.equal(calibration['vision/FACE_DETECTION']?.samples, 1, 'the face image for its own');
+    assert.equal(calibration['vision/LABEL_DETECTION']?.samples, 2, 'the label image measured for its operation');
+    assert.equal(calibration['vision/FACE_DETECTION']?.samples, 2, 'the face image for its own');
   });
 });
