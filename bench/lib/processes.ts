@@ -24,6 +24,8 @@ export interface ChildServer {
   memory(): { rss: number; hwm: number };
   /** CPU time (user + system) the process has used so far, in seconds (/proc/PID/stat). */
   cpuSeconds(): number;
+  /** Its JSON log lines so far (stdout and stderr), parsed; lines that are not JSON are left out. */
+  logLines(): Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,16 @@ async function spawnServer(
     pid,
     memory: () => readMemory(pid),
     cpuSeconds: () => readCpuSeconds(pid),
+    logLines: () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

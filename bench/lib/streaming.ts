@@ -6,6 +6,7 @@ import { encodeJpeg } from '../../src/codec/encode.ts';
 import { inspectImage } from '../../src/codec/inspect.ts';
 import type { EncodeAction, InspectedImage } from '../../src/codec/types.ts';
 import { startEmulator } from '../../src/emulator/main.ts';
+import type { CalibrationSnapshot } from '../../src/feedback/calibration.ts';
 import { rewardSpec } from '../../src/feedback/reward-spec.ts';
 import { candidatesFor } from '../../src/policy/actions.ts';
 import { seededRng } from '../../src/policy/rng.ts';
@@ -37,8 +38,17 @@ export const BATCH = 50;
 export interface Batch {
   agreement: number;
   bytes: number;
+  /** Paid uploads beyond the clients' own: references sent (a reused one costs no call) and probes. */
   references: number;
+  /** Requests that got a reference answer, paid or reused (what a reference-labelled request is). */
+  labelled: number;
   point: string;
+}
+
+/** How calibration got where it ended: its moves, and its last candidates with their evidence. */
+export interface CalibrationTrace {
+  moves: string[];
+  candidates: string[];
 }
 
 export interface FixedRow {
@@ -62,7 +72,10 @@ export const photosIn = (dir: string, match: (name: string) => boolean = () => t
     .map((n) => path.join(dir, n));
 
 /** The offline table and the stream through the proxy, per 50 requests. */
-export async function runScenario(scenario: Scenario, target: number): Promise<{ offline: Offline; batches: Batch[] }> {
+export async function runScenario(
+  scenario: Scenario,
+  target: number,
+): Promise<{ offline: Offline; batches: Batch[]; trace: CalibrationTrace }> {
   const { operation } = findOperation(scenario.key)!;
   const spec = rewardSpec(operation.kind);
   const emulator = await startEmulator({ port: 0, logLevel: 'warn', workers: 2, ...scenario.emulator });
@@ -88,10 +101,15 @@ export async function runScenario(scenario: Scenario, target: number): Promise<{
     const client = createApiClient(endpointsFor(proxy.url), emulatorCredentials);
     const rng = seededRng(7);
     const batches: Batch[] = [];
+    const trace: CalibrationTrace = { moves: [], candidates: [] };
+    const uploads = (result = '') => metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total', result);
+    const paid = async () => (await uploads()) - (await uploads('result="reused"'));
+    const labelled = async () => (await uploads()) - (await uploads('result="probe"'));
     try {
       let agreed = 0;
       let sent = 0;
-      let refs = await metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total');
+      let refs = await paid();
+      let labels = await labelled();
       let bytesOut = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
       const requests = Number(process.env.ADACOMPRESS_BENCH_REQUESTS) || scenario.requests;
       for (let i = 0; i < requests; i++) {
@@ -107,29 +125,48 @@ export async function runScenario(scenario: Scenario, target: number): Promise<{
         agreed += reference ? spec.agreement(reference, answer.answer ?? undefined) : 0;
         sent++;
         if (sent === BATCH) {
-          const refsNow = await metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total');
+          const refsNow = await paid();
+          const labelsNow = await labelled();
           const bytesNow = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
           const status = (await (await fetch(`${proxy.adminUrl}/status.json`)).json()) as {
-            calibration: Record<string, { point: { floor: number | null; level: number } }>;
+            calibration: Record<string, CalibrationSnapshot>;
           };
-          const point = status.calibration[scenario.key]?.point;
+          const calibration = status.calibration[scenario.key];
+          const point = calibration?.point;
+          if (calibration) {
+            // Overwritten every batch: what is left is the last one's.
+            trace.candidates = calibration.candidates.map(
+              (c) =>
+                `(${c.side}, ${c.level}) ${c.verdict}, ${c.samples} samples${c.mean === null ? '' : ` agreeing ${c.mean.toFixed(3)}`}`,
+            );
+          }
           batches.push({
             agreement: agreed / BATCH,
             bytes: (bytesNow - bytesOut) / BATCH,
             references: refsNow - refs,
+            labelled: labelsNow - labels,
             point: point ? `${point.floor ?? 'stored'}px/L${point.level}` : '-',
           });
           refs = refsNow;
+          labels = labelsNow;
           bytesOut = bytesNow;
           agreed = 0;
           sent = 0;
+        }
+      }
+      for (const line of proxy.logLines()) {
+        if (line.msg === 'calibration moved' && line.key === scenario.key) {
+          const at = (p: { side: number; level: number }) => `(${p.side}, ${p.level})`;
+          const from = line.from as { side: number; level: number };
+          const to = line.to as { side: number; level: number };
+          trace.moves.push(`${at(from)} -> ${at(to)} ${String(line.reason)}`);
         }
       }
     } finally {
       await client.close();
       await proxy.stop();
     }
-    return { offline, batches };
+    return { offline, batches, trace };
   } finally {
     await direct.close();
     await emulator.close();

@@ -108,12 +108,20 @@ export interface CalibrationSnapshot {
   current: GridPoint;
   /** True while a cheaper candidate is still undecided (references boosted, probes frequent). */
   calibrating: boolean;
-  candidates: (GridPoint & { verdict: 'good' | 'bad' | 'undecided' })[];
+  candidates: Candidate[];
   /** The current point's own estimate: mean agreement and its Wilson bounds (null without samples). */
   estimate: { mean: number; low: number; high: number; samples: number } | null;
   samples: number;
   moves: number;
   target: number;
+}
+
+/** A cheaper point being tested: its verdict, and its own (faded) evidence. */
+export interface Candidate extends GridPoint {
+  verdict: 'good' | 'bad' | 'undecided';
+  samples: number;
+  /** Mean agreement of its own samples (null without any). */
+  mean: number | null;
 }
 
 export interface CalibrationEvent {
@@ -130,6 +138,9 @@ export interface RouteChoice {
   /** A candidate to send the same image at as well, off the client's path, judged against the same reference. */
   probe?: { point: OperatingPoint; grid: GridPoint };
 }
+
+/** Samples a candidate is probed for before the others take turns: most verdicts come within it (about 130 at 0.99). */
+const FOCUS_SAMPLES = 150;
 
 export class Calibrator {
   readonly config: Readonly<z.output<typeof calibrationConfigSchema>>;
@@ -190,9 +201,11 @@ export class Calibrator {
     const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
     const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
     if (pool.length === 0 || !(this.#rng() < share)) return choice;
-    // One candidate at a time (split evenly, each would take longer): the first undecided in the order listed (the
-    // diagonal first), unless another is clearly nearer its verdict.
-    const probe = pool.reduce((a, b) => (Math.abs(this.#llr(b)) > Math.abs(this.#llr(a)) + 1 ? b : a));
+    // One candidate at a time (shared, each would take three times as long): the first in the order listed (the
+    // diagonal first) until it has FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target
+    // (the slowest to decide) must not starve the others, so they take turns, the fewest samples first.
+    const fresh = pool.find((c) => c.samples < FOCUS_SAMPLES);
+    const probe = fresh ?? pool.reduce((a, b) => (b.samples < a.samples ? b : a));
     return { ...choice, probe: { point: this.pointOf(probe), grid: { side: probe.side, level: probe.level } } };
   }
 
@@ -329,14 +342,17 @@ export class Calibrator {
     return false;
   }
 
-  #candidates(): (GridPoint & { verdict: 'good' | 'bad' | 'undecided' })[] {
-    const { current, steps } = this.#state;
-    const out: (GridPoint & { verdict: 'good' | 'bad' | 'undecided' })[] = [];
+  #candidates(): Candidate[] {
+    const { current, steps, counts, sums } = this.#state;
+    const out: Candidate[] = [];
     const add = (p: GridPoint) => {
       const clamped = this.#clamp(p);
       if (clamped.side === current.side && clamped.level === current.level) return;
+      if (out.some((c) => c.side === clamped.side && c.level === clamped.level)) return;
       const verdict = this.#bad(clamped) ? 'bad' : this.#good(clamped) ? 'good' : 'undecided';
-      out.push({ ...clamped, verdict });
+      const k = this.#index(clamped);
+      const samples = Math.round(counts[k]! * 10) / 10;
+      out.push({ ...clamped, verdict, samples, mean: counts[k]! > 0 ? sums[k]! / counts[k]! : null });
     };
     // The diagonal first: cheaper in both dimensions, a success there proves both single-step candidates at once.
     add({ side: current.side + steps.side, level: current.level + steps.level });
