@@ -32,10 +32,14 @@ const OPERATIONS: (Scenario & { workingSide: number })[] = [
 export async function run(): Promise<BenchReport> {
   const rows: string[][] = [];
   const targets: BenchReport['targets'] = [];
+  const traces: string[] = [];
   const only = process.env.ADACOMPRESS_BENCH_PHOTOS;
   for (const scenario of OPERATIONS.filter((s) => !only || s.key.includes(only))) {
-    const { offline, batches } = await runScenario(scenario, TARGET);
+    const { offline, batches, trace } = await runScenario(scenario, TARGET);
     const tail = batches.slice(-6);
+    traces.push(
+      `${scenario.key}: moves ${trace.moves.join('; ') || 'none'}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}; paid references and probes over the last 300 requests ${fmt((100 * tail.reduce((s, b) => s + b.references, 0)) / 300, 1)}%.`,
+    );
     const agreement = mean(tail.map((b) => b.agreement));
     const bytes = mean(tail.map((b) => b.bytes));
     const best = bestFixed(offline.fixed, TARGET);
@@ -70,6 +74,7 @@ export async function run(): Promise<BenchReport> {
     rows,
     targets,
     notes: [
+      ...traces,
       `${OPERATIONS[0]!.requests} requests per operation, photos drawn at random from ../shared/data/images/photos (people photos for the face operations); proxy figures over the last 300 requests; agreement with the answer to the photo at q75, stored size; the 3x target applies where the backend works at 640 px or less.`,
     ],
   };

@@ -46,6 +46,9 @@ describe('online calibration on a backend with a known safe resolution', () => {
     decisionLog: path.join(dir, 'decisions.jsonl'),
   });
 
+  /** Labels every client got back: a probe's answer ("Cat" below 384 px) must never be one of them. */
+  const clientLabels = new Set<string>();
+
   async function send(url: string, i: number): Promise<string> {
     const res = await request(url, {
       method: 'POST',
@@ -53,7 +56,8 @@ describe('online calibration on a backend with a known safe resolution', () => {
       body: JSON.stringify({ Image: { Bytes: photos[i % photos.length]!.toString('base64') } }),
     });
     assert.equal(res.statusCode, 200);
-    await res.body.text();
+    const body = (await res.body.json()) as { Labels: { Name: string }[] };
+    for (const label of body.Labels) clientLabels.add(label.Name);
     return String(res.headers['x-adacompress']);
   }
 
@@ -63,7 +67,6 @@ describe('online calibration on a backend with a known safe resolution', () => {
     for (let i = 0; i < 600 && runtime.runtime.loop.calibration()[key]?.point.floor !== 384; i++) {
       await send(runtime.url, i);
       if (i % 10 === 9) await runtime.runtime.loop.drain(5000);
-      console.log(i, JSON.stringify(runtime.runtime.loop.calibration()[key]));
     }
     const snapshot = runtime.runtime.loop.calibration()[key]!;
     assert.equal(snapshot.point.floor, 384, `settled at ${JSON.stringify(snapshot.current)}`);
@@ -74,7 +77,29 @@ describe('online calibration on a backend with a known safe resolution', () => {
     );
     const controller = runtime.runtime.loop.controllers()[key]!;
     assert.equal(controller.state, 'policy', 'the probes that read "Cat" never sent the controller to fallback');
+    // Cheaper candidates were tried upstream (and read "Cat"), but only beside referenced requests: every client
+    // got a point that had passed, and read "Dog".
+    const sides = await Promise.all(
+      upstream.received.map(async (r) => {
+        const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+        const { width = 0, height = 0 } = await sharp(image).metadata();
+        return Math.max(width, height);
+      }),
+    );
+    assert.ok(
+      sides.some((side) => side < 384),
+      'probes below the safe side went upstream',
+    );
+    assert.deepEqual([...clientLabels], ['Dog']);
     await runtime.runtime.shutdown();
+    const lines = await runtime.logLines();
+    const probes = lines.filter((l) => l.type === 'decision' && l.point?.probe);
+    assert.ok(probes.length > 0 && probes.every((l) => l.type === 'decision' && l.id.endsWith('.probe')));
+    const referenced = new Set(lines.flatMap((l) => (l.type === 'reference' ? [l.decisionId] : [])));
+    assert.ok(
+      probes.every((l) => referenced.has(l.id)),
+      'each probe is logged with its reference',
+    );
 
     // A restart keeps what was learnt: no second calibration from the stored size.
     const again = await startTestRuntime(upstream.url, settings());
