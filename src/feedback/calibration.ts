@@ -71,6 +71,11 @@ export interface GridPoint {
 export interface CalibrationGrid {
   /** Side floors, largest first; null = as stored. */
   sides: readonly (number | null)[];
+  /**
+   * Side 0 is the stored size above the API's documented working side (which caps every other side): the one point
+   * safer than the documented ceiling, for a backend that works at a higher resolution than documented.
+   */
+  aboveWorkingSide?: boolean;
   /** Number of levels of the policy's ladder. */
   levels: number;
   /** Where to start (cautious). */
@@ -145,6 +150,7 @@ const FOCUS_SAMPLES = 150;
 export class Calibrator {
   readonly config: Readonly<z.output<typeof calibrationConfigSchema>>;
   readonly #sides: readonly (number | null)[];
+  readonly #aboveWorkingSide: boolean;
   readonly #levels: number;
   readonly #rng: () => number;
   #state: CalibrationState;
@@ -157,6 +163,7 @@ export class Calibrator {
   ) {
     this.config = Object.freeze(calibrationConfigSchema.parse(config));
     this.#sides = grid.sides;
+    this.#aboveWorkingSide = grid.aboveWorkingSide ?? false;
     this.#levels = Math.max(1, grid.levels);
     this.#rng = options.rng ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -166,7 +173,8 @@ export class Calibrator {
 
   /** The point of a grid index. */
   pointOf(grid: GridPoint): OperatingPoint {
-    return { floor: this.#sides[grid.side] ?? null, level: grid.level };
+    const point: OperatingPoint = { floor: this.#sides[grid.side] ?? null, level: grid.level };
+    return this.#aboveWorkingSide && grid.side === 0 ? { ...point, aboveWorkingSide: true } : point;
   }
 
   /** What the sampler should be asked for on this request: more references while calibrating, never fewer. */

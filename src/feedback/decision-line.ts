@@ -35,7 +35,14 @@ export function decisionLine(exchange: Exchange, slot: SlotWork, id: string): De
     answer: slot.answer ?? null,
     controllerState: { state: route.state, mode: route.mode },
     ...(slot.plan?.point
-      ? { point: { floor: slot.plan.point.floor, level: slot.plan.point.level, probe: slot.plan.isProbe ?? false } }
+      ? {
+          point: {
+            floor: slot.plan.point.floor,
+            level: slot.plan.point.level,
+            probe: slot.plan.isProbe ?? false,
+            ...(slot.plan.point.aboveWorkingSide ? { aboveWorkingSide: true } : {}),
+          },
+        }
       : {}),
     ...(exchange.reference
       ? { reference: { probability: exchange.reference.probability, requested: exchange.reference.granted } }

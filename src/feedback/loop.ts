@@ -70,6 +70,8 @@ interface Tracked {
    * policy's ladder, so that a model's predictions are trusted only once references show they hold on this backend.
    */
   safeRung?: boolean;
+  /** The operation has a documented working side: calibration may go above it (side 0) when it fails. */
+  capped: boolean;
 }
 
 /**
@@ -123,8 +125,8 @@ export class LearningLoop implements LearningHooks {
   /** Who decides at a calibration grid point, and at which of its own levels: the safe rung, or the live policy. */
   #atGrid(tracked: Tracked, at: { point: OperatingPoint; grid: GridPoint }): Omit<ShadowPlan, 'grid'> {
     if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
-    if (at.grid.level === 0) return { policy: this.#safeRung(), point: { floor: at.point.floor, level: 0 } };
-    return { policy: this.#options.policy, point: { floor: at.point.floor, level: at.grid.level - 1 } };
+    if (at.grid.level === 0) return { policy: this.#safeRung(), point: { ...at.point, level: 0 } };
+    return { policy: this.#options.policy, point: { ...at.point, level: at.grid.level - 1 } };
   }
 
   #safeRung(): Policy {
@@ -215,11 +217,17 @@ export class LearningLoop implements LearningHooks {
       controller.on('retraining-needed', (s) =>
         this.#options.logger.warn({ key, modelId: s.modelId, windowMean: s.windowMean }, 'policy needs retraining'),
       );
-      tracked = { controller, context, kind: slot.operation.kind };
+      tracked = {
+        controller,
+        context,
+        kind: slot.operation.kind,
+        capped: slot.operation.limits.workingSide !== undefined,
+      };
       if (this.#options.calibration) {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
-        this.#newCalibrator(tracked, key, policy, 0, stored?.modelId === policy.id ? stored.state : undefined);
+        const start = tracked.capped ? 1 : 0;
+        this.#newCalibrator(tracked, key, policy, start, stored?.modelId === policy.id ? stored.state : undefined);
       }
       this.#controllers.set(key, tracked);
     }
@@ -227,9 +235,12 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
-   * A calibrator for a key and its live policy. The grid is SIDES x levels: for a model that predicts agreement, a
-   * model-free safe rung and then its ladder of thresholds; for a rule, its ladder of qualities. The start is
-   * cautious: the stored size within the API's working side, at the safe rung, because nothing yet says that this
+   * A calibrator for a key and its live policy. The grid is sides x levels. Sides: SIDES, and for an operation with a
+   * documented working side, the stored size above it before them (the start is at the documented ceiling; when that
+   * fails its test, the backend works at a higher resolution than documented, and calibration backs off above it).
+   * Levels: for a model that predicts agreement, a model-free safe rung and then its ladder of thresholds; for a
+   * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the safe
+   * rung, because nothing yet says that this
    * backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models' predictions
    * extrapolate: even the DetectLabels model's safest threshold agreed only 0.93, docs/BENCHMARKS.md). The first level
    * candidate is the model's own trained level. A stored state for this very model, when there is one, says where it
@@ -245,7 +256,13 @@ export class LearningLoop implements LearningHooks {
     const firstSteps = trained + rung > 0 ? { level: trained + rung } : {};
     const calibrator = new Calibrator(
       calibration.config,
-      { sides: SIDES, levels, start, firstSteps },
+      {
+        sides: tracked.capped ? [null, ...SIDES] : SIDES,
+        aboveWorkingSide: tracked.capped,
+        levels,
+        start,
+        firstSteps,
+      },
       {
         ...(state ? { state } : {}),
         onEvent: (event) => this.#options.logger.info({ key, ...event, modelId: policy.id }, 'calibration moved'),

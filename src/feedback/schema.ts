@@ -88,6 +88,8 @@ function buildSchemas(strict: boolean, providers?: readonly string[]) {
       floor: z.number().int().positive().nullable(),
       level: z.number().int().nonnegative(),
       probe: z.boolean(),
+      /** Sent above the API's documented working side (calibration found that ceiling loses answers). */
+      aboveWorkingSide: z.boolean().optional(),
     }).optional(),
     /** The reference sampler's verdict: the probability it drew with, and whether a reference upload follows. */
     reference: object({ probability: z.number().min(0).max(1), requested: z.boolean() }).optional(),

@@ -9,6 +9,11 @@ export interface OperatingPoint {
   /** Smallest longest side (px) the image may be sent at; null = as stored (no resize). */
   floor: number | null;
   level: number;
+  /**
+   * The API's documented working side does not cap this point: calibration found that ceiling loses answers on this
+   * backend (it works at a higher resolution than documented), so the stored size goes as it is.
+   */
+  aboveWorkingSide?: boolean;
 }
 
 /** Where a decision is made: policies may be chosen per provider and operation. */

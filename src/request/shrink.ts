@@ -49,9 +49,11 @@ export async function shrinkImage(
     reason,
     ...extra,
   });
-  // An image the request refers to by its pixels elsewhere keeps its size: no working side, no resolution floor.
-  const limits = slot.keepSize ? { ...slot.operation.limits, workingSide: undefined } : slot.operation.limits;
+  // An image the request refers to by its pixels elsewhere keeps its size: no working side, no resolution floor. A
+  // point calibrated above the working side is not capped by it either.
   const plannedPoint = slot.plan?.point;
+  const uncapped = slot.keepSize || plannedPoint?.aboveWorkingSide;
+  const limits = uncapped ? { ...slot.operation.limits, workingSide: undefined } : slot.operation.limits;
   const point = plannedPoint && slot.keepSize ? { ...plannedPoint, floor: null } : plannedPoint;
   const limited = (job: (budget: WorkBudget) => Promise<SlotOutcome>) =>
     work.limiter.run(job, work.imageDeadlineMs, signal);

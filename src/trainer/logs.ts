@@ -57,7 +57,15 @@ export async function readLoggedSamples(path: string, key: string): Promise<Logg
       width: decision.original.width,
       height: decision.original.height,
       action: typeof maxSide === 'number' ? { quality, maxSide } : { quality },
-      ...(decision.point ? { point: { floor: decision.point.floor, level: decision.point.level } } : {}),
+      ...(decision.point
+        ? {
+            point: {
+              floor: decision.point.floor,
+              level: decision.point.level,
+              ...(decision.point.aboveWorkingSide ? { aboveWorkingSide: true } : {}),
+            },
+          }
+        : {}),
       propensity: decision.propensity,
       accuracy: spec.agreement(reference.answer, answer),
       ratio: decision.bytesSent / reference.bytes,
@@ -117,9 +125,10 @@ export async function policyOnLogs(
   for (const s of samples) {
     const features = Float32Array.from(s.features);
     const level = policy.trainedLevel ?? s.point?.level ?? 0;
+    const at = limitsAt(limits, s);
     const context = {
-      ...(limits ? { limits } : {}),
-      ...(s.point ? { point: { floor: s.point.floor, level } } : {}),
+      ...(at ? { limits: at } : {}),
+      ...(s.point ? { point: { ...s.point, level } } : {}),
     };
     sent.push((await policy.decideFromFeatures(features, s, context)).action);
     scores.push((await policy.outputs(features)).reward);
@@ -128,18 +137,29 @@ export async function policyOnLogs(
     sends: (_, i) => sent[i]!,
     predicted: (s, i, action) => {
       const key = actionKey(action);
-      const candidate = candidatesFor(policy.actions, s, limits, undefined).find((c) => actionKey(c.action) === key);
+      const candidate = candidatesFor(policy.actions, s, limitsAt(limits, s), undefined).find(
+        (c) => actionKey(c.action) === key,
+      );
       return candidate ? scores[i]![candidate.index]! : 0;
     },
   };
+}
+
+/**
+ * The limits a logged decision was made under: the operation's, without its working side when the decision's point
+ * was calibrated above it (the proxy's shrink step does the same).
+ */
+function limitsAt<L extends ImageLimits | undefined>(limits: L, sample: LoggedDecision): L {
+  return sample.point?.aboveWorkingSide && limits ? { ...limits, workingSide: undefined } : limits;
 }
 
 /** The grid columns that send the logged upload for that image (under the limits). */
 function columnsSending(sample: LoggedDecision, limits: ImageLimits): number[] {
   const key = actionKey(sample.action);
   const columns: number[] = [];
+  const at = limitsAt(limits, sample);
   gridActions.forEach((action, k) => {
-    const sent = effectiveAction(action, sample, limits);
+    const sent = effectiveAction(action, sample, at);
     if (sent && actionKey(sent) === key) columns.push(k);
   });
   return columns;
@@ -200,9 +220,10 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   });
   const targetAt = (threshold: number): TargetPolicy => ({
     sends: (s, i) => {
-      const candidates = candidatesFor(gridActions, s, limits, s.point?.floor);
+      const at = limitsAt(limits, s);
+      const candidates = candidatesFor(gridActions, s, at, s.point?.floor);
       const k = thresholdChoice({ candidates }, heads[i]!, threshold, allowed);
-      return effectiveAction(gridActions[k]!, s, limits) ?? s.action;
+      return effectiveAction(gridActions[k]!, s, at) ?? s.action;
     },
   });
   const trials = AGREEMENT_LADDER.map((threshold) => {

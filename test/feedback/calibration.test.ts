@@ -99,6 +99,26 @@ describe('online calibration', () => {
     assert.ok(settled.filter((level) => level === 2).length >= 5, `settled at levels ${settled}`);
   });
 
+  test('a documented working side that loses answers on this backend: it goes above it, and stays safe there', () => {
+    // Side 0 is the stored size above the documented ceiling (side 1, where it starts): this backend works at a
+    // higher resolution, so the ceiling agrees only 0.94 and every cheaper point less.
+    const truth = (p: GridPoint) => (p.side === 0 ? 1 : 0.94 - 0.05 * (p.side - 1)) - 0.05 * p.level;
+    for (const seed of [1, 2, 3]) {
+      const calibrator = new Calibrator(
+        { target: 0.97 },
+        { sides: [null, ...SIDES], aboveWorkingSide: true, levels: 4, start: { side: 1, level: 0 } },
+        { rng: seededRng(300 + seed) },
+      );
+      assert.equal(calibrator.snapshot().point.aboveWorkingSide, undefined, 'it starts at the documented ceiling');
+      stream(calibrator, truth, 3000, seed);
+      const at = calibrator.snapshot();
+      assert.deepEqual(at.current, { side: 0, level: 0 }, `seed ${seed}`);
+      assert.deepEqual(at.point, { floor: null, level: 0, aboveWorkingSide: true });
+      const after = stream(calibrator, truth, 3000, seed + 10);
+      assert.ok(after.agreement >= 0.99, `seed ${seed}: clients then got ${after.agreement.toFixed(3)}`);
+    }
+  });
+
   test('the first candidate can be put where the model claims to hold (firstSteps)', () => {
     const calibrator = new Calibrator({}, { ...grid(9), firstSteps: { level: 6 } });
     assert.deepEqual(calibrator.snapshot().current, { side: 0, level: 0 }, 'it starts at the safest level');

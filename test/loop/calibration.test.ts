@@ -114,3 +114,65 @@ describe('online calibration on a backend with a known safe resolution', () => {
     await again.runtime.shutdown();
   });
 });
+
+/**
+ * A backend that works at a higher resolution than the API documents: Rekognition's face operations default to a
+ * 1920 px working side, and this one finds the face only in images larger than that. The documented ceiling is then
+ * where answers are lost, and calibration must go above it (the stored size as it is), not stay there.
+ */
+describe('online calibration when the documented working side loses answers', () => {
+  let upstream: FakeUpstream;
+  let photo: Buffer;
+
+  before(async () => {
+    upstream = await startFakeUpstream(async (r) => {
+      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+      const { width = 0, height = 0 } = await sharp(image).metadata();
+      const face = { BoundingBox: { Left: 0.4, Top: 0.3, Width: 0.1, Height: 0.15 }, Confidence: 99 };
+      return { body: JSON.stringify({ FaceDetails: Math.max(width, height) > 1920 ? [face] : [] }) };
+    });
+    photo = await syntheticJpeg({ width: 2400, height: 1600, quality: 90 });
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  test('it backs off above the working side and sends the stored size', async () => {
+    const runtime = await startTestRuntime(upstream.url, {
+      policyModels: '',
+      quality: 75,
+      referenceProbability: 1,
+      referenceBudgetPerMinute: 100_000,
+    });
+    const key = 'rekognition/DetectFaces';
+    const detect = async () => {
+      const res = await request(runtime.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectFaces' },
+        body: JSON.stringify({ Image: { Bytes: photo.toString('base64') } }),
+      });
+      assert.equal(res.statusCode, 200);
+      const body = (await res.body.json()) as { FaceDetails: unknown[] };
+      return { header: String(res.headers['x-adacompress']), faces: body.FaceDetails.length };
+    };
+    try {
+      const first = await detect();
+      assert.match(first.header, /side=1920/, 'it starts at the documented working side');
+      await runtime.runtime.loop.drain(5000);
+      for (let i = 0; i < 40 && !runtime.runtime.loop.calibration()[key]?.point.aboveWorkingSide; i++) {
+        await detect();
+        await runtime.runtime.loop.drain(5000);
+      }
+      assert.deepEqual(runtime.runtime.loop.calibration()[key]?.point, {
+        floor: null,
+        level: 0,
+        aboveWorkingSide: true,
+      });
+      const after = await detect();
+      assert.doesNotMatch(after.header, /side=/, `sent at the stored size: ${after.header}`);
+      assert.equal(after.faces, 1, 'the client gets the face again');
+    } finally {
+      await runtime.close();
+    }
+  });
+});
