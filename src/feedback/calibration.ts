@@ -9,9 +9,9 @@
  *   - a point is GOOD when some point at least as cheap passed its test (its own samples);
  *   - a point is BAD when some point at least as safe failed its test.
  * The test is a sequential probability ratio test per point (Wald): agreement a little above the target against a
- * little below it, a false "good" (clients pay) rarer than a false "bad" (a saving missed for a while). Unlike a confidence bound looked at after every sample, it is valid under
- * those looks, and it decides a point agreeing just about as well as the target too (in about 130 samples), instead
- * of leaving it undecided for ever.
+ * little below it, a false "good" (clients pay) rarer than a false "bad" (a saving missed for a while). Unlike a
+ * confidence bound looked at after every sample, it is valid under those looks, and it decides a point agreeing just
+ * about as well as the target too (in about 130 samples), instead of leaving it undecided for ever.
  * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after a
  * success, halves after a failure). Clients always get the current point. A referenced request also pays a probe: the
  * same image sent at an undecided candidate, off the client's path, judged against the same reference answer; the
@@ -48,7 +48,7 @@ export const calibrationConfigSchema = z.object({
    * point probed on a fifth of the samples must still gather the ~120 effective samples its test needs at 0.99.
    */
   memory: z.number().min(0).max(1).default(0.9995),
-  /** Share of referenced requests that also pay a probe of a candidate while one is undecided, and once all are decided. */
+  /** Share of referenced requests that also pay a probe while a candidate is undecided, and once all are decided. */
   probeShare: z.number().min(0).max(1).default(1),
   settledProbeShare: z.number().min(0).max(1).default(0.25),
   /** Reference probability asked for while a candidate is undecided (still capped by the per-minute budget). */

@@ -240,11 +240,10 @@ export class LearningLoop implements LearningHooks {
    * fails its test, the backend works at a higher resolution than documented, and calibration backs off above it).
    * Levels: for a model that predicts agreement, a model-free safe rung and then its ladder of thresholds; for a
    * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the safe
-   * rung, because nothing yet says that this
-   * backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models' predictions
-   * extrapolate: even the DetectLabels model's safest threshold agreed only 0.93, docs/BENCHMARKS.md). The first level
-   * candidate is the model's own trained level. A stored state for this very model, when there is one, says where it
-   * already is.
+   * rung, because nothing yet says that this backend, or these photos, are what the model was trained on (on 1-12 MP
+   * photos the label models' predictions extrapolate: even the DetectLabels model's safest threshold agreed only
+   * 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
+   * very model, when there is one, says where it already is.
    */
   #newCalibrator(tracked: Tracked, key: string, policy: Policy, side: number, state?: CalibrationState): void {
     const calibration = this.#options.calibration!;
