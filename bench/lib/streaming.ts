@@ -48,6 +48,8 @@ export interface Batch {
 /** How calibration got where it ended: its moves, and its last candidates with their evidence. */
 export interface CalibrationTrace {
   moves: string[];
+  /** The last current point with its own evidence. */
+  current: string;
   candidates: string[];
 }
 
@@ -101,12 +103,13 @@ export async function runScenario(
     const client = createApiClient(endpointsFor(proxy.url), emulatorCredentials);
     const rng = seededRng(7);
     const batches: Batch[] = [];
-    const trace: CalibrationTrace = { moves: [], candidates: [] };
+    const trace: CalibrationTrace = { moves: [], current: '-', candidates: [] };
     const uploads = (result = '') => metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total', result);
     const paid = async () => (await uploads()) - (await uploads('result="reused"'));
     const labelled = async () => (await uploads()) - (await uploads('result="probe"'));
     try {
       let agreed = 0;
+      let judged = 0;
       let sent = 0;
       let refs = await paid();
       let labels = await labelled();
@@ -122,7 +125,12 @@ export async function runScenario(
           height: image.height,
         });
         const reference = offline.references[index];
-        agreed += reference ? spec.agreement(reference, answer.answer ?? undefined) : 0;
+        // A photo whose reference the API itself refuses (too large for it as the client sent it: the proxy made it
+        // fit) has nothing to agree with: it is not judged, as the proxy's own calibration does not judge it either.
+        if (spec.usableReference(reference)) {
+          agreed += spec.agreement(reference, answer.answer ?? undefined);
+          judged++;
+        }
         sent++;
         if (sent === BATCH) {
           const refsNow = await paid();
@@ -135,22 +143,27 @@ export async function runScenario(
           const point = calibration?.point;
           if (calibration) {
             // Overwritten every batch: what is left is the last one's.
+            const own = calibration.estimate;
+            trace.current = `(${calibration.current.side}, ${calibration.current.level})${own ? `, ${own.samples.toFixed(1)} samples agreeing ${own.mean.toFixed(3)}` : ''}`;
             trace.candidates = calibration.candidates.map(
               (c) =>
                 `(${c.side}, ${c.level}) ${c.verdict}, ${c.samples} samples${c.mean === null ? '' : ` agreeing ${c.mean.toFixed(3)}`}`,
             );
           }
           batches.push({
-            agreement: agreed / BATCH,
+            agreement: judged > 0 ? agreed / judged : Number.NaN,
             bytes: (bytesNow - bytesOut) / BATCH,
             references: refsNow - refs,
             labelled: labelsNow - labels,
-            point: point ? `${point.floor ?? 'stored'}px/L${point.level}` : '-',
+            point: point
+              ? `${point.floor ?? 'stored'}px${point.aboveWorkingSide ? ' above working side' : ''}/L${point.level}`
+              : '-',
           });
           refs = refsNow;
           labels = labelsNow;
           bytesOut = bytesNow;
           agreed = 0;
+          judged = 0;
           sent = 0;
         }
       }
@@ -178,7 +191,9 @@ const endpointsFor = (url: string) => ({ rekognition: url, facepp: url, baidu: u
 async function offlineTable(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
   const cacheDir = path.join(repoRoot, '.data', 'bench');
   const grid = scenario.grid.map((a) => `${a.quality}@${a.maxSide ?? 'full'}`).join(',');
-  const id = `${scenario.key}|${JSON.stringify(scenario.emulator)}|${images.map((i) => i.bytes.length).join(',')}|${grid}`;
+  // `reference:v3`: the original where q75 would be larger (v1 sent q75 always, unlike the proxy); photos whose
+  // reference the API refused are not judged (v1 and v2 counted them as disagreeing).
+  const id = `${scenario.key}|${JSON.stringify(scenario.emulator)}|${images.map((i) => i.bytes.length).join(',')}|${grid}|reference:v3`;
   const digest = (await import('node:crypto')).createHash('sha256').update(id).digest('hex').slice(0, 16);
   const cacheFile = path.join(cacheDir, `offline-${scenario.key.replace(/\W+/g, '-')}-${digest}.json`);
   try {
@@ -198,17 +213,21 @@ async function computeOffline(scenario: Scenario, images: InspectedImage[], clie
   const send = async (image: InspectedImage, action: EncodeAction) =>
     client.call(scenario.key, { original: image, ...(await encodeJpeg(image, action, limits)) });
   const references: (Answer | null)[] = [];
-  const totals = new Map<string, FixedRow>();
+  const totals = new Map<string, { row: FixedRow; sent: number; judged: number }>();
   let originalBytes = 0;
   for (const image of images) {
     originalBytes += image.bytes.length;
-    const reference = (await send(image, { quality: 75 })).answer ?? undefined;
+    // The proxy's own reference rule (feedback/loop.ts): q75 at the stored size, or the original when that q75 would be
+    // larger (a client's low-quality JPEG): agreement means the answer the client's own upload would have got.
+    const q75 = await encodeJpeg(image, { quality: 75 }, limits);
+    const referenceUpload = q75.bytes.length < image.bytes.length ? q75 : image;
+    const reference = (await client.call(scenario.key, { original: image, ...referenceUpload })).answer ?? undefined;
     references.push(reference ?? null);
     const measured = new Map<string, { agreement: number; bytes: number }>();
     for (const candidate of candidatesFor(scenario.grid, image, operation.limits, undefined)) {
       const encoded = await encodeJpeg(image, candidate.action, limits);
       const answer = await client.call(scenario.key, { original: image, ...encoded });
-      const agreement = reference ? spec.agreement(reference, answer.answer ?? undefined) : 0;
+      const agreement = spec.usableReference(reference) ? spec.agreement(reference, answer.answer ?? undefined) : NaN;
       measured.set(keyOf(candidate.action), { agreement, bytes: encoded.bytes.length });
     }
     for (const action of scenario.grid) {
@@ -216,13 +235,27 @@ async function computeOffline(scenario: Scenario, images: InspectedImage[], clie
       const result = sent && measured.get(keyOf(sent));
       if (!result) continue;
       const id = keyOf(action);
-      const total = totals.get(id) ?? { side: action.maxSide ?? null, quality: action.quality, agreement: 0, bytes: 0 };
-      total.agreement += result.agreement / images.length;
-      total.bytes += result.bytes / images.length;
+      const total = totals.get(id) ?? {
+        row: { side: action.maxSide ?? null, quality: action.quality, agreement: 0, bytes: 0 },
+        sent: 0,
+        judged: 0,
+      };
+      total.row.bytes += result.bytes;
+      total.sent++;
+      // Agreement over the photos whose reference the API answered (as in the stream above).
+      if (!Number.isNaN(result.agreement)) {
+        total.row.agreement += result.agreement;
+        total.judged++;
+      }
       totals.set(id, total);
     }
   }
-  return { references, fixed: [...totals.values()], original: originalBytes / images.length };
+  const fixed = [...totals.values()].map(({ row, sent, judged }) => ({
+    ...row,
+    agreement: judged > 0 ? row.agreement / judged : Number.NaN,
+    bytes: row.bytes / sent,
+  }));
+  return { references, fixed, original: originalBytes / images.length };
 }
 
 const keyOf = (action: EncodeAction) => `${action.quality}@${action.maxSide ?? 'full'}`;

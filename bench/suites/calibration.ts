@@ -47,7 +47,7 @@ export async function run(): Promise<BenchReport> {
     const { offline, batches, trace } = await runScenario(scenario, TARGET);
     const result = summarise(scenario, batches, bestFixed(offline.fixed, TARGET), offline.original);
     notes.push(
-      `${scenario.name}: moves ${trace.moves.join('; ') || 'none'}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}.`,
+      `${scenario.name}: moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}.`,
     );
     rows.push(...result.rows);
     targets.push(...result.targets);

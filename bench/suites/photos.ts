@@ -38,7 +38,7 @@ export async function run(): Promise<BenchReport> {
     const { offline, batches, trace } = await runScenario(scenario, TARGET);
     const tail = batches.slice(-6);
     traces.push(
-      `${scenario.key}: moves ${trace.moves.join('; ') || 'none'}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}; paid references and probes over the last 300 requests ${fmt((100 * tail.reduce((s, b) => s + b.references, 0)) / 300, 1)}%.`,
+      `${scenario.key}: moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}; paid references and probes over the last 300 requests ${fmt((100 * tail.reduce((s, b) => s + b.references, 0)) / 300, 1)}%.`,
     );
     const agreement = mean(tail.map((b) => b.agreement));
     const bytes = mean(tail.map((b) => b.bytes));
