@@ -210,8 +210,6 @@ async function computeOffline(scenario: Scenario, images: InspectedImage[], clie
   const { operation } = findOperation(scenario.key)!;
   const spec = rewardSpec(operation.kind);
   const limits = { maxInputPixels: 100_000_000 };
-  const send = async (image: InspectedImage, action: EncodeAction) =>
-    client.call(scenario.key, { original: image, ...(await encodeJpeg(image, action, limits)) });
   const references: (Answer | null)[] = [];
   const totals = new Map<string, { row: FixedRow; sent: number; judged: number }>();
   let originalBytes = 0;
