@@ -153,6 +153,8 @@ export class Calibrator {
   readonly #aboveWorkingSide: boolean;
   readonly #levels: number;
   readonly #rng: () => number;
+  /** The test's constants, from the frozen config: asked for on every request, for every point of a region. */
+  readonly #test: { hypotheses: Hypotheses; good: number; bad: number };
   #state: CalibrationState;
   #onEvent: (event: CalibrationEvent) => void;
 
@@ -167,6 +169,12 @@ export class Calibrator {
     this.#levels = Math.max(1, grid.levels);
     this.#rng = options.rng ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => {});
+    const { target, marginAbove, marginBelow, falseGood, falseBad } = this.config;
+    this.#test = {
+      hypotheses: hypothesesFor(target + marginAbove, target - marginBelow),
+      good: Math.log((1 - falseBad) / falseGood),
+      bad: Math.log(falseBad / (1 - falseGood)),
+    };
     const restored = options.state && this.#fits(options.state) ? options.state : undefined;
     this.#state = restored ? structuredClone(restored) : this.#fresh(grid.start, grid.firstSteps);
   }
@@ -187,11 +195,14 @@ export class Calibrator {
    * references without a verdict: a candidate that agrees just about as well as the target would otherwise keep the
    * boosted rate forever.
    */
-  #calibrating(): boolean {
+  #calibrating(candidates?: readonly Candidate[]): boolean {
     const state = this.#state;
     if (!state.exploring) return false;
     const spent = state.samples - state.exploringSince;
-    if (spent >= this.config.explorationBudget || !this.#candidates().some((c) => c.verdict === 'undecided')) {
+    if (
+      spent >= this.config.explorationBudget ||
+      !(candidates ?? this.#candidates()).some((c) => c.verdict === 'undecided')
+    ) {
       state.exploring = false;
     }
     return state.exploring;
@@ -205,9 +216,10 @@ export class Calibrator {
     const current = this.#state.current;
     const choice: RouteChoice = { point: this.pointOf(current), grid: { ...current } };
     if (!referenced) return choice;
-    const undecided = this.#candidates().filter((c) => c.verdict === 'undecided');
-    const share = this.#calibrating() ? this.config.probeShare : this.config.settledProbeShare;
-    const pool = undecided.length > 0 ? undecided : this.#candidates().filter((c) => c.verdict !== 'good');
+    const candidates = this.#candidates();
+    const undecided = candidates.filter((c) => c.verdict === 'undecided');
+    const share = this.#calibrating(candidates) ? this.config.probeShare : this.config.settledProbeShare;
+    const pool = undecided.length > 0 ? undecided : candidates.filter((c) => c.verdict !== 'good');
     if (pool.length === 0 || !(this.#rng() < share)) return choice;
     // One candidate at a time (shared, each would take three times as long): the first in the order listed (the
     // diagonal first) until it has FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target
@@ -255,11 +267,12 @@ export class Calibrator {
     const k = this.#index(this.#state.current);
     const n = this.#state.counts[k]!;
     const bounds = n > 0 ? wilson(this.#state.sums[k]! / n, n, this.config.z) : undefined;
+    const candidates = this.#candidates();
     return {
       point: this.pointOf(this.#state.current),
       current: { ...this.#state.current },
-      calibrating: this.#calibrating(),
-      candidates: this.#candidates(),
+      calibrating: this.#calibrating(candidates),
+      candidates,
       estimate: bounds ? { mean: this.#state.sums[k]! / n, ...bounds, samples: n } : null,
       samples: this.#state.samples,
       moves: this.#state.moves,
@@ -306,23 +319,15 @@ export class Calibrator {
     level: Math.min(Math.max(0, p.level), this.#levels - 1),
   });
 
-  /** The log-likelihood ratio of a point's own (faded) samples: agreeing at target + margin against target - margin. */
-  #llr(p: GridPoint): number {
-    const k = this.#index(p);
-    return sprtLlr(this.#state.sums[k]!, this.#state.counts[k]!, this.#hypotheses);
-  }
-
-  get #hypotheses(): Hypotheses {
-    const { target, marginAbove, marginBelow } = this.config;
-    return hypothesesFor(target + marginAbove, target - marginBelow);
-  }
-
-  /** The test's verdict on a point's own samples (Wald's bounds for its two error rates). */
+  /**
+   * The test's verdict on a point's own (faded) samples: their log-likelihood ratio, agreeing at target + marginAbove
+   * against target - marginBelow, beyond Wald's bounds for the two error rates.
+   */
   #verdict(p: GridPoint): 'good' | 'bad' | undefined {
-    const llr = this.#llr(p);
-    const { falseGood, falseBad } = this.config;
-    if (llr >= Math.log((1 - falseBad) / falseGood)) return 'good';
-    if (llr <= Math.log(falseBad / (1 - falseGood))) return 'bad';
+    const k = this.#index(p);
+    const llr = sprtLlr(this.#state.sums[k]!, this.#state.counts[k]!, this.#test.hypotheses);
+    if (llr >= this.#test.good) return 'good';
+    if (llr <= this.#test.bad) return 'bad';
     return undefined;
   }
 
