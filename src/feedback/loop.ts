@@ -15,6 +15,7 @@ import {
   type SlotWork,
   sentBytesOf,
   shadowExchange,
+  shadowSlot,
 } from '../request/exchange.ts';
 import type { LearningHooks } from '../request/steps.ts';
 import {
@@ -300,16 +301,10 @@ export class LearningLoop implements LearningHooks {
     } else {
       const reference = referenceExchange(exchange, references);
       try {
-        await this.#options.runReference(reference);
+        await this.#send(reference);
       } catch (error) {
         this.#options.onReference?.(provider, 'failed');
         throw error;
-      } finally {
-        if (reference.response && reference.response.raw === undefined) reference.response.body.resume();
-      }
-      if (reference.error) {
-        this.#options.onReference?.(provider, 'failed');
-        throw reference.error;
       }
       this.#options.onReference?.(provider, 'sent');
       status = reference.response?.status ?? 0;
@@ -363,49 +358,33 @@ export class LearningLoop implements LearningHooks {
       const { route, probe } = slot.plan!;
       return { route, policy: probe!.policy, point: probe!.point, grid: probe!.grid, isProbe: true };
     };
-    const outcomes = new Map<string, SlotOutcome>();
+    // Each probed image shrunk at its candidate, with the outcome it would be sent as.
+    const probes = new Map<string, SlotWork>();
     for (const { slot } of probing) {
-      const probeSlot: SlotWork = {
-        field: slot.field,
-        operation: slot.operation,
-        key: slot.key,
-        bytes: slot.bytes,
-        ...(slot.keepSize ? { keepSize: true } : {}),
-        plan: planOf(slot),
-      };
-      const outcome = await shrink(provider, probeSlot).catch(() => undefined);
+      const probe = shadowSlot(slot, undefined, planOf(slot));
+      const outcome = await shrink(provider, probe).catch(() => undefined);
       // No decision (the image could not be worked on): nothing to learn about the candidate.
-      if (outcome?.decision) outcomes.set(slot.field, outcome);
+      if (outcome?.decision) probes.set(slot.field, { ...probe, outcome });
     }
-    const known = (j: Judged, bytes: Buffer) =>
-      bytes.equals(sentBytesOf(j.slot))
-        ? j.slot.answer
-        : bytes.equals(j.reference.bytes)
-          ? j.referenceAnswer
-          : undefined;
-    const probeBytes = (j: Judged) => {
-      const outcome = outcomes.get(j.slot.field)!;
-      return outcome.kind === 'encoded' ? outcome.bytes : j.slot.bytes;
+    const known = (j: Judged) => {
+      const bytes = sentBytesOf(probes.get(j.slot.field)!);
+      if (bytes.equals(sentBytesOf(j.slot))) return j.slot.answer;
+      return bytes.equals(j.reference.bytes) ? j.referenceAnswer : undefined;
     };
-    const withOutcome = probing.filter((j) => outcomes.has(j.slot.field));
+    const withProbe = probing.filter((j) => probes.has(j.slot.field));
     let shadow: Exchange | undefined;
-    if (withOutcome.some((j) => known(j, probeBytes(j)) === undefined)) {
+    if (withProbe.some((j) => known(j) === undefined)) {
       // Images without a probe go as the client's request sent them.
       shadow = shadowExchange(
         exchange,
         'probe',
-        (slot) => outcomes.get(slot.field) ?? slot.outcome,
-        (slot) => (outcomes.has(slot.field) ? planOf(slot) : undefined),
+        (slot) => probes.get(slot.field)?.outcome ?? slot.outcome,
+        (slot) => probes.get(slot.field)?.plan,
       );
-      try {
-        await this.#options.runReference(shadow);
-      } finally {
-        if (shadow.response && shadow.response.raw === undefined) shadow.response.body.resume();
-      }
-      if (shadow.error) throw shadow.error;
+      await this.#send(shadow);
       this.#options.onReference?.(provider, 'probe');
     }
-    for (const j of withOutcome) {
+    for (const j of withProbe) {
       const sent = shadow?.slots.find((s) => s.field === j.slot.field);
       if (sent) {
         // A probe that was sent is a sample of its own for the trainer; one with a known answer would repeat one.
@@ -413,11 +392,24 @@ export class LearningLoop implements LearningHooks {
         this.#options.log?.logDecision(decisionLine(shadow!, sent, id));
         this.#logReference(id, j.reference, j.referenceAnswer);
       }
-      const probeSlot = sent ?? { ...j.slot, plan: planOf(j.slot), outcome: outcomes.get(j.slot.field)! };
-      const answer = sent ? sent.answer : known(j, probeBytes(j));
+      const probe = sent ?? probes.get(j.slot.field)!;
+      const answer = sent ? sent.answer : known(j);
       if (!answer) continue;
-      this.#learn(probeSlot, probeSlot.plan!.grid, this.#specFor(j.slot).agreement(j.referenceAnswer!, answer));
+      this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.referenceAnswer!, answer));
     }
+  }
+
+  /**
+   * Send a proxy-made exchange (a reference, a probe) through the reference path and read its answer. An answer
+   * left unread (over the response cap) is drained so the connection is released; a failed upload throws.
+   */
+  async #send(shadow: Exchange): Promise<void> {
+    try {
+      await this.#options.runReference(shadow);
+    } finally {
+      if (shadow.response && shadow.response.raw === undefined) shadow.response.body.resume();
+    }
+    if (shadow.error) throw shadow.error;
   }
 
   /**

@@ -180,19 +180,7 @@ export function shadowExchange(
   outcomeOf: (slot: SlotWork) => SlotOutcome | undefined,
   planOf: (slot: SlotWork) => SlotPlan | undefined = () => undefined,
 ): Exchange {
-  const slots = parent.slots.map((slot): SlotWork => {
-    const outcome = outcomeOf(slot);
-    const plan = planOf(slot);
-    return {
-      field: slot.field,
-      operation: slot.operation,
-      key: slot.key,
-      bytes: slot.bytes,
-      ...(slot.keepSize ? { keepSize: true } : {}),
-      ...(outcome ? { outcome } : {}),
-      ...(plan ? { plan } : {}),
-    };
-  });
+  const slots = parent.slots.map((slot) => shadowSlot(slot, outcomeOf(slot), planOf(slot)));
   return {
     id: `${parent.id}.${suffix}`,
     head: parent.head,
@@ -205,6 +193,19 @@ export function shadowExchange(
     ...(parent.operation ? { operation: parent.operation } : {}),
     ...(parent.body ? { body: parent.body } : {}),
     ...(parent.extracted ? { extracted: parent.extracted } : {}),
+  };
+}
+
+/** A copy of a client's image for a proxy-made upload: the same image and operation, its own outcome and plan. */
+export function shadowSlot(slot: SlotWork, outcome?: SlotOutcome, plan?: SlotPlan): SlotWork {
+  return {
+    field: slot.field,
+    operation: slot.operation,
+    key: slot.key,
+    bytes: slot.bytes,
+    ...(slot.keepSize ? { keepSize: true } : {}),
+    ...(outcome ? { outcome } : {}),
+    ...(plan ? { plan } : {}),
   };
 }
 
