@@ -139,7 +139,11 @@ function readCpuSeconds(pid: number): number {
 
 /** Read a counter family from a Prometheus text page, summed over the series whose labels contain `match`. */
 export async function metricSum(adminUrl: string, name: string, match = ''): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return sumOf(await (await fetch(`${adminUrl}/metrics`)).text(), name, match);
+}
+
+/** A counter family of a Prometheus text page already read, summed over the series whose labels contain `match`. */
+export function sumOf(text: string, name: string, match = ''): number {
   return text
     .split('\n')
     .filter((l) => l.startsWith(`${name}{`) && l.includes(match))

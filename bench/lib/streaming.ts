@@ -13,7 +13,7 @@ import { seededRng } from '../../src/policy/rng.ts';
 import { findOperation } from '../../src/providers/registry.ts';
 import { type ApiClient, createApiClient, emulatorCredentials } from '../../src/trainer/api-client.ts';
 import { readPhoto } from '../../testkit/shared-data.ts';
-import { metricSum, repoRoot, spawnProxy } from './processes.ts';
+import { repoRoot, spawnProxy, sumOf } from './processes.ts';
 
 /**
  * Photos streamed through the proxy (its shipped policies, calibration on) to an emulated backend, with the real
@@ -104,16 +104,21 @@ export async function runScenario(
     const rng = seededRng(7);
     const batches: Batch[] = [];
     const trace: CalibrationTrace = { moves: [], current: '-', candidates: [] };
-    const uploads = (result = '') => metricSum(proxy.adminUrl!, 'adacompress_reference_uploads_total', result);
-    const paid = async () => (await uploads()) - (await uploads('result="reused"'));
-    const labelled = async () => (await uploads()) - (await uploads('result="probe"'));
+    // One read of the metrics page per batch: paid uploads, reference-labelled requests and bytes sent so far.
+    const counters = async () => {
+      const text = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
+      const uploads = (result = '') => sumOf(text, 'adacompress_reference_uploads_total', result);
+      return {
+        paid: uploads() - uploads('result="reused"'),
+        labelled: uploads() - uploads('result="probe"'),
+        bytes: sumOf(text, 'adacompress_image_bytes_out_total'),
+      };
+    };
     try {
       let agreed = 0;
       let judged = 0;
       let sent = 0;
-      let refs = await paid();
-      let labels = await labelled();
-      let bytesOut = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
+      let before = await counters();
       const requests = Number(process.env.ADACOMPRESS_BENCH_REQUESTS) || scenario.requests;
       for (let i = 0; i < requests; i++) {
         const index = Math.floor(rng() * images.length);
@@ -133,9 +138,7 @@ export async function runScenario(
         }
         sent++;
         if (sent === BATCH) {
-          const refsNow = await paid();
-          const labelsNow = await labelled();
-          const bytesNow = await metricSum(proxy.adminUrl!, 'adacompress_image_bytes_out_total');
+          const now = await counters();
           const status = (await (await fetch(`${proxy.adminUrl}/status.json`)).json()) as {
             calibration: Record<string, CalibrationSnapshot>;
           };
@@ -152,16 +155,14 @@ export async function runScenario(
           }
           batches.push({
             agreement: judged > 0 ? agreed / judged : Number.NaN,
-            bytes: (bytesNow - bytesOut) / BATCH,
-            references: refsNow - refs,
-            labelled: labelsNow - labels,
+            bytes: (now.bytes - before.bytes) / BATCH,
+            references: now.paid - before.paid,
+            labelled: now.labelled - before.labelled,
             point: point
               ? `${point.floor ?? 'stored'}px${point.aboveWorkingSide ? ' above working side' : ''}/L${point.level}`
               : '-',
           });
-          refs = refsNow;
-          labels = labelsNow;
-          bytesOut = bytesNow;
+          before = now;
           agreed = 0;
           judged = 0;
           sent = 0;
