@@ -45,6 +45,10 @@ export interface Batch {
   point: string;
 }
 
+/** A trace as a report note's words. */
+export const describeTrace = (trace: CalibrationTrace): string =>
+  `moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}`;
+
 /** How calibration got where it ended: its moves, and its last candidates with their evidence. */
 export interface CalibrationTrace {
   moves: string[];

@@ -2,7 +2,16 @@ import { gridActions } from '../../src/policy/actions.ts';
 import { facesDir, validationPhotos } from '../../testkit/shared-data.ts';
 import { atLeast, atMost, type BenchReport } from '../lib/report.ts';
 import { fmt, mean } from '../lib/stats.ts';
-import { BATCH, type Batch, bestFixed, type FixedRow, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
+import {
+  BATCH,
+  type Batch,
+  bestFixed,
+  describeTrace,
+  type FixedRow,
+  photosIn,
+  runScenario,
+  type Scenario,
+} from '../lib/streaming.ts';
 
 /**
  * Calibration on a backend the shipped policy was never trained on: the emulator's operation is bound to another model
@@ -46,9 +55,7 @@ export async function run(): Promise<BenchReport> {
   for (const scenario of SCENARIOS.filter((s) => !only || s.key.includes(only))) {
     const { offline, batches, trace } = await runScenario(scenario, TARGET);
     const result = summarise(scenario, batches, bestFixed(offline.fixed, TARGET), offline.original);
-    notes.push(
-      `${scenario.name}: moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}.`,
-    );
+    notes.push(`${scenario.name}: ${describeTrace(trace)}.`);
     rows.push(...result.rows);
     targets.push(...result.targets);
     notes.push(...result.notes);

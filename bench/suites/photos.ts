@@ -2,7 +2,7 @@ import path from 'node:path';
 import { sharedData } from '../../testkit/shared-data.ts';
 import { atLeast, type BenchReport } from '../lib/report.ts';
 import { fmt, mean } from '../lib/stats.ts';
-import { bestFixed, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
+import { bestFixed, describeTrace, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
 
 /**
  * Bytes on photos of realistic size (../shared/data/images/photos: 1-12 MP phone and camera photos, q88-95): per
@@ -38,7 +38,7 @@ export async function run(): Promise<BenchReport> {
     const { offline, batches, trace } = await runScenario(scenario, TARGET);
     const tail = batches.slice(-6);
     traces.push(
-      `${scenario.key}: moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}; paid references and probes over the last 300 requests ${fmt((100 * tail.reduce((s, b) => s + b.references, 0)) / 300, 1)}%.`,
+      `${scenario.key}: ${describeTrace(trace)}; paid references and probes over the last 300 requests ${fmt((100 * tail.reduce((s, b) => s + b.references, 0)) / 300, 1)}%.`,
     );
     const agreement = mean(tail.map((b) => b.agreement));
     const bytes = mean(tail.map((b) => b.bytes));
