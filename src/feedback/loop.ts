@@ -323,10 +323,12 @@ export class LearningLoop implements LearningHooks {
       };
       this.#logReference(id, reference, answers[i]);
       const referenceAnswer = answers[i];
-      if (referenceAnswer && slot.answer) {
-        this.#learn(slot, slot.plan?.grid, this.#specFor(slot).agreement(referenceAnswer, slot.answer));
-      }
-      return { slot, id, reference, referenceAnswer };
+      const spec = this.#specFor(slot);
+      // A reference that can judge nothing (for labels an empty answer, the paper's rule, as the trainer and the
+      // bench apply it) is logged but is no sample: an unsure classifier's "nothing" flips with any change at all.
+      const judge = spec.usableReference(referenceAnswer) ? referenceAnswer : undefined;
+      if (judge && slot.answer) this.#learn(slot, slot.plan?.grid, spec.agreement(judge, slot.answer));
+      return { slot, id, reference, referenceAnswer, judge };
     });
     await this.#probe(exchange, judged);
   }
@@ -351,7 +353,7 @@ export class LearningLoop implements LearningHooks {
    */
   async #probe(exchange: Exchange, judged: readonly Judged[]): Promise<void> {
     const shrink = this.#options.shrinkProbe;
-    const probing = judged.filter((j) => j.slot.plan?.probe && j.referenceAnswer);
+    const probing = judged.filter((j) => j.slot.plan?.probe && j.judge);
     if (!shrink || probing.length === 0) return;
     const provider = exchange.provider!.name;
     const planOf = (slot: SlotWork): SlotPlan => {
@@ -395,7 +397,7 @@ export class LearningLoop implements LearningHooks {
       const probe = sent ?? probes.get(j.slot.field)!;
       const answer = sent ? sent.answer : known(j);
       if (!answer) continue;
-      this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.referenceAnswer!, answer));
+      this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.judge!, answer));
     }
   }
 
@@ -468,6 +470,8 @@ interface Judged {
   id: string;
   reference: ReferenceSent;
   referenceAnswer: Answer | undefined;
+  /** The reference answer when it can judge (the spec's usableReference), else undefined: no sample then. */
+  judge: Answer | undefined;
 }
 
 const decidedSlots = (exchange: Exchange) => exchange.slots.filter((s) => s.outcome?.original && s.outcome.decision);

@@ -176,3 +176,57 @@ describe('online calibration when the documented working side loses answers', ()
     }
   });
 });
+
+/**
+ * A classifier with no confident label for the reference (an empty answer: the paper's "no training sample") reads a
+ * label in every smaller upload. Such a reference judges nothing, as offline: it must not count as a disagreement at
+ * the points probed (that would hold calibration at the safest point on every unsure photo) nor as an agreement.
+ */
+describe('online calibration with references that judge nothing', () => {
+  let upstream: FakeUpstream;
+  let photo: Buffer;
+
+  before(async () => {
+    upstream = await startFakeUpstream(async (r) => {
+      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+      const { width = 0, height = 0 } = await sharp(image).metadata();
+      const labels = Math.max(width, height) >= 1000 ? [] : [{ Name: 'Cat', Confidence: 60 }];
+      return { body: JSON.stringify({ Labels: labels }) };
+    });
+    photo = await syntheticJpeg({ width: 1200, height: 900, quality: 95 });
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  test('an empty reference answer is logged but gives calibration no sample', async () => {
+    const runtime = await startTestRuntime(upstream.url, {
+      policyModels: '',
+      quality: 50,
+      referenceProbability: 1,
+      referenceBudgetPerMinute: 100_000,
+    });
+    const key = 'rekognition/DetectLabels';
+    try {
+      for (let i = 0; i < 12; i++) {
+        const res = await request(runtime.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' },
+          body: JSON.stringify({ Image: { Bytes: photo.toString('base64') } }),
+        });
+        assert.equal(res.statusCode, 200);
+        await res.body.dump();
+        await runtime.runtime.loop.drain(5000);
+      }
+      const snapshot = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(snapshot.samples, 0, `no sample from an empty reference: ${JSON.stringify(snapshot)}`);
+      assert.deepEqual(snapshot.current, { side: 0, level: 0 }, 'nothing moved it');
+      await runtime.runtime.shutdown();
+      const references = (await runtime.logLines()).filter((l) => l.type === 'reference');
+      assert.ok(references.length >= 12, `every reference is still logged (${references.length})`);
+      assert.ok(references.every((l) => l.type === 'reference' && l.answer?.labels.length === 0));
+    } finally {
+      await runtime.close();
+    }
+  });
+});
