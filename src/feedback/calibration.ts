@@ -13,9 +13,9 @@
  * confidence bound looked at after every sample, it is valid under those looks, and it decides a point agreeing just
  * about as well as the target too (in about 130 samples), instead of leaving it undecided for ever.
  * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after a
- * success, halves after a failure). Clients always get the current point. A referenced request also pays a probe: the
- * same image sent at an undecided candidate, off the client's path, judged against the same reference answer; the
- * client's own answer meanwhile keeps testing the current point. A good candidate becomes the current point. A current
+ * success, halves after a failure). Clients always get the current point. A referenced request also pays probes: the
+ * same image sent at each undecided candidate (up to `probesPerReference`), off the client's path, judged against the
+ * same reference answer; the client's own answer meanwhile keeps testing the current point. A good candidate becomes the current point. A current
  * point that turns bad (its own samples, or the controller's CUSUM on them for abrupt changes such as a backend swap:
  * `onDrift`) sends it back, one step safer, evidence about it and cheaper points forgotten.
  * Evidence fades (`memory` per sample), so a settled point is re-probed now and then and drift shows.
@@ -48,16 +48,25 @@ export const calibrationConfigSchema = z.object({
    * point probed on a fifth of the samples must still gather the ~120 effective samples its test needs at 0.99.
    */
   memory: z.number().min(0).max(1).default(0.9995),
-  /** Share of referenced requests that also pay a probe while a candidate is undecided, and once all are decided. */
+  /** Share of referenced requests that also pay probes while a candidate is undecided, and once all are decided. */
   probeShare: z.number().min(0).max(1).default(1),
   settledProbeShare: z.number().min(0).max(1).default(0.25),
-  /** Reference probability asked for while a candidate is undecided (still capped by the per-minute budget). */
-  calibratingReferenceProbability: z.number().min(0).max(1).default(0.25),
+  /**
+   * Candidates probed on one referenced request while calibrating (once settled: one). Each probe is a call, but the
+   * reference it is judged against is paid once: with three, 3 of every 4 calls test a candidate (with one, 1 of 2),
+   * and the candidates' verdicts come together instead of one after another.
+   */
+  probesPerReference: z.number().int().min(1).max(3).default(3),
+  /**
+   * Reference probability asked for while a candidate is undecided (still capped by the per-minute budget). With
+   * three probes each, 0.2 costs 0.8 calls per client request while calibrating and gives 0.6 candidate samples.
+   */
+  calibratingReferenceProbability: z.number().min(0).max(1).default(0.2),
   /**
    * Samples spent exploring from one point before the boost stops (the candidates are then re-checked slowly). A
-   * referenced request gives two, its own and its probe's: 600 is about 300 references.
+   * referenced request gives up to four, its own and its probes': 800 is at least 200 references.
    */
-  explorationBudget: z.number().int().positive().default(600),
+  explorationBudget: z.number().int().positive().default(800),
 });
 export type CalibrationConfig = z.input<typeof calibrationConfigSchema>;
 export const calibrationDefaults = calibrationConfigSchema.parse({});
@@ -136,12 +145,12 @@ export interface CalibrationEvent {
   reason: 'candidate-good' | 'current-bad' | 'drift';
 }
 
-/** Where one request goes: the current point for the client, and, on some referenced requests, a shadow probe. */
+/** Where one request goes: the current point for the client, and, on some referenced requests, shadow probes. */
 export interface RouteChoice {
   point: OperatingPoint;
   grid: GridPoint;
-  /** A candidate to send the same image at as well, off the client's path, judged against the same reference. */
-  probe?: { point: OperatingPoint; grid: GridPoint };
+  /** Candidates to send the same image at as well, off the client's path, judged against the same reference. */
+  probes: { point: OperatingPoint; grid: GridPoint }[];
 }
 
 /** Samples a candidate is probed for before the others take turns: most verdicts come within it (about 130 at 0.99). */
@@ -214,19 +223,24 @@ export class Calibrator {
    */
   route(referenced: boolean): RouteChoice {
     const current = this.#state.current;
-    const choice: RouteChoice = { point: this.pointOf(current), grid: { ...current } };
+    const choice: RouteChoice = { point: this.pointOf(current), grid: { ...current }, probes: [] };
     if (!referenced) return choice;
     const candidates = this.#candidates();
     const undecided = candidates.filter((c) => c.verdict === 'undecided');
-    const share = this.#calibrating(candidates) ? this.config.probeShare : this.config.settledProbeShare;
+    const calibrating = this.#calibrating(candidates);
+    const share = calibrating ? this.config.probeShare : this.config.settledProbeShare;
     const pool = undecided.length > 0 ? undecided : candidates.filter((c) => c.verdict !== 'good');
     if (pool.length === 0 || !(this.#rng() < share)) return choice;
-    // One candidate at a time (shared, each would take three times as long): the first in the order listed (the
-    // diagonal first) until it has FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target
-    // (the slowest to decide) must not starve the others, so they take turns, the fewest samples first.
-    const fresh = pool.find((c) => c.samples < FOCUS_SAMPLES);
-    const probe = fresh ?? pool.reduce((a, b) => (b.samples < a.samples ? b : a));
-    return { ...choice, probe: { point: this.pointOf(probe), grid: { side: probe.side, level: probe.level } } };
+    // When fewer probes than candidates are allowed: the first in the order listed (the diagonal first) until it has
+    // FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target (the slowest to decide) must not
+    // starve the others, so they take turns, the fewest samples first.
+    const first = pool.find((c) => c.samples < FOCUS_SAMPLES) ?? pool.reduce((a, b) => (b.samples < a.samples ? b : a));
+    const rest = pool.filter((c) => c !== first).sort((a, b) => a.samples - b.samples);
+    const chosen = [first, ...rest].slice(0, calibrating ? this.config.probesPerReference : 1);
+    return {
+      ...choice,
+      probes: chosen.map((c) => ({ point: this.pointOf(c), grid: { side: c.side, level: c.level } })),
+    };
   }
 
   /** One reference's agreement for a request sent at `grid`. */

@@ -118,8 +118,13 @@ export class LearningLoop implements LearningHooks {
         return;
       }
       const choice = calibrator.route(granted);
-      const probe = choice.probe && { ...this.#atGrid(tracked[i]!, choice.probe), grid: choice.probe.grid };
-      slot.plan = { route, ...this.#atGrid(tracked[i]!, choice), grid: choice.grid, ...(probe ? { probe } : {}) };
+      const probes = choice.probes.map((probe) => ({ ...this.#atGrid(tracked[i]!, probe), grid: probe.grid }));
+      slot.plan = {
+        route,
+        ...this.#atGrid(tracked[i]!, choice),
+        grid: choice.grid,
+        ...(probes.length ? { probes } : {}),
+      };
     });
   }
 
@@ -346,37 +351,58 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
-   * Calibration's probes of a referenced request: each image with a probe planned is shrunk at its candidate point
-   * and sent in a copy of the request (the client already has its answer), and that answer is judged against the same
-   * reference. A probe whose bytes are what was sent, or the reference itself, has a known answer and costs no call.
-   * A probe that was sent is logged as a decision of its own (`<id>.probe`, point.probe true) with its reference.
+   * Calibration's probes of a referenced request, one round per candidate rank: each image with a probe of that rank
+   * is shrunk at its candidate and sent in a copy of the request (the client already has its answer), and that answer
+   * is judged against the same reference. A probe whose bytes were already answered at this reference (what the
+   * client got, the reference itself, an earlier probe) costs no call. A probe that was sent is logged as a decision
+   * of its own (`<id>.probe`, `<id>.probe2`, ...; point.probe true) with its reference.
    */
   async #probe(exchange: Exchange, judged: readonly Judged[]): Promise<void> {
     const shrink = this.#options.shrinkProbe;
-    const probing = judged.filter((j) => j.slot.plan?.probe && j.judge);
+    const probing = judged.filter((j) => j.slot.plan?.probes?.length && j.judge);
     if (!shrink || probing.length === 0) return;
+    // What this reference has already answered, per image, by the bytes sent.
+    const answered = new Map<string, { bytes: Buffer; answer: Answer | undefined }[]>(
+      probing.map((j) => [
+        j.slot.field,
+        [
+          { bytes: sentBytesOf(j.slot), answer: j.slot.answer },
+          { bytes: j.reference.bytes, answer: j.referenceAnswer },
+        ],
+      ]),
+    );
+    const rounds = Math.max(...probing.map((j) => j.slot.plan!.probes!.length));
+    for (let rank = 0; rank < rounds; rank++) await this.#probeRound(exchange, probing, rank, answered);
+  }
+
+  async #probeRound(
+    exchange: Exchange,
+    probing: readonly Judged[],
+    rank: number,
+    answered: Map<string, { bytes: Buffer; answer: Answer | undefined }[]>,
+  ): Promise<void> {
     const provider = exchange.provider!.name;
     const planOf = (slot: SlotWork): SlotPlan => {
-      const { route, probe } = slot.plan!;
-      return { route, policy: probe!.policy, point: probe!.point, grid: probe!.grid, isProbe: true };
+      const { route, probes } = slot.plan!;
+      const probe = probes![rank]!;
+      return { route, policy: probe.policy, point: probe.point, grid: probe.grid, isProbe: true };
     };
-    // Each probed image shrunk at its candidate, with the outcome it would be sent as.
+    // Each probed image shrunk at its candidate of this rank, with the outcome it would be sent as.
     const probes = new Map<string, SlotWork>();
-    for (const { slot } of probing) {
+    for (const { slot } of probing.filter((j) => j.slot.plan!.probes!.length > rank)) {
       const probe = shadowSlot(slot, undefined, planOf(slot));
-      const outcome = await shrink(provider, probe).catch(() => undefined);
+      const outcome = await this.#options.shrinkProbe!(provider, probe).catch(() => undefined);
       // No decision (the image could not be worked on): nothing to learn about the candidate.
       if (outcome?.decision) probes.set(slot.field, { ...probe, outcome });
     }
     const known = (j: Judged) => {
       const bytes = sentBytesOf(probes.get(j.slot.field)!);
-      if (bytes.equals(sentBytesOf(j.slot))) return j.slot.answer;
-      return bytes.equals(j.reference.bytes) ? j.referenceAnswer : undefined;
+      return answered.get(j.slot.field)!.find((a) => a.bytes.equals(bytes));
     };
     const withProbe = probing.filter((j) => probes.has(j.slot.field));
     let shadow: Exchange | undefined;
     if (withProbe.some((j) => known(j) === undefined)) {
-      // Images without a probe go as the client's request sent them.
+      // Images without a probe in this round go as the client's request sent them.
       shadow = shadowExchange(
         exchange,
         'probe',
@@ -388,14 +414,15 @@ export class LearningLoop implements LearningHooks {
     }
     for (const j of withProbe) {
       const sent = shadow?.slots.find((s) => s.field === j.slot.field);
+      const probe = sent ?? probes.get(j.slot.field)!;
       if (sent) {
         // A probe that was sent is a sample of its own for the trainer; one with a known answer would repeat one.
-        const id = `${j.id}.probe`;
+        const id = `${j.id}.probe${rank === 0 ? '' : rank + 1}`;
         this.#options.log?.logDecision(decisionLine(shadow!, sent, id));
         this.#logReference(id, j.reference, j.referenceAnswer);
+        answered.get(j.slot.field)!.push({ bytes: sentBytesOf(sent), answer: sent.answer });
       }
-      const probe = sent ?? probes.get(j.slot.field)!;
-      const answer = sent ? sent.answer : known(j);
+      const answer = sent ? sent.answer : known(j)?.answer;
       if (!answer) continue;
       this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.judge!, answer));
     }

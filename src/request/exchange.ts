@@ -94,10 +94,10 @@ export interface SlotPlan {
   /** That point on the calibration grid. */
   grid?: GridPoint;
   /**
-   * A cheaper candidate calibration tests on this referenced request: the image is also sent there, off the client's
-   * path, and that answer is judged against the same reference (feedback/loop.ts).
+   * Cheaper candidates calibration tests on this referenced request: the image is also sent at each, off the
+   * client's path, and those answers are judged against the same reference (feedback/loop.ts).
    */
-  probe?: ShadowPlan;
+  probes?: readonly ShadowPlan[];
   /** This slot is itself such a probe (a shadow exchange's), never what a client got. */
   isProbe?: boolean;
 }

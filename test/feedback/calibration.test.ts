@@ -19,7 +19,7 @@ const backend = (safe: GridPoint) => (p: GridPoint) =>
 
 /**
  * Stream requests, referencing them as the calibrator asks (base rate 3%), as the learning loop does: the client gets
- * the current point, a referenced request's answer is a sample of it, and its probe (if any) a sample of a candidate.
+ * the current point, a referenced request's answer is a sample of it, and each of its probes a sample of a candidate.
  * Returns the agreement clients got, and the paid calls beyond the clients' own: references and probes.
  */
 function stream(calibrator: Calibrator, truth: (p: GridPoint) => number, requests: number, seed: number) {
@@ -36,9 +36,9 @@ function stream(calibrator: Calibrator, truth: (p: GridPoint) => number, request
     if (referenced) {
       references++;
       calibrator.record(route.grid, rng() < p ? 1 : 0);
-      if (route.probe) {
+      for (const probe of route.probes) {
         probes++;
-        calibrator.record(route.probe.grid, rng() < truth(route.probe.grid) ? 1 : 0);
+        calibrator.record(probe.grid, rng() < truth(probe.grid) ? 1 : 0);
       }
     }
   }
@@ -155,12 +155,19 @@ describe('online calibration', () => {
     assert.deepEqual(otherGrid.snapshot().current, { side: 0, level: 0 }, 'fresh, cautious');
   });
 
-  test('clients always get the current point; a referenced request also probes a cheaper candidate', () => {
+  test('clients always get the current point; a referenced request also probes the cheaper candidates', () => {
     const calibrator = new Calibrator({ probeShare: 1 }, grid(9), { rng: seededRng(1) });
-    assert.equal(calibrator.route(false).probe, undefined);
+    assert.deepEqual(calibrator.route(false).probes, []);
     const route = calibrator.route(true);
     assert.deepEqual(route.grid, { side: 0, level: 0 }, 'the client gets the current point');
-    assert.ok(route.probe && (route.probe.grid.side > 0 || route.probe.grid.level > 0), 'the probe is a cheaper point');
+    assert.deepEqual(
+      route.probes.map((p) => p.grid),
+      calibrator.snapshot().candidates.map(({ side, level }) => ({ side, level })),
+      'each undecided candidate, each a cheaper point',
+    );
+    assert.ok(route.probes.every((p) => p.grid.side > 0 || p.grid.level > 0));
+    const one = new Calibrator({ probeShare: 1, probesPerReference: 1 }, grid(9), { rng: seededRng(1) });
+    assert.equal(one.route(true).probes.length, 1, 'at most probesPerReference');
     assert.deepEqual(calibrator.pointOf({ side: 4, level: 2 }), { floor: 768, level: 2 });
   });
 });

@@ -94,7 +94,15 @@ describe('online calibration on a backend with a known safe resolution', () => {
     await runtime.runtime.shutdown();
     const lines = await runtime.logLines();
     const probes = lines.filter((l) => l.type === 'decision' && l.point?.probe);
-    assert.ok(probes.length > 0 && probes.every((l) => l.type === 'decision' && l.id.endsWith('.probe')));
+    assert.ok(probes.length > 0 && probes.every((l) => l.type === 'decision' && /\.probe\d*$/.test(l.id)));
+    // A candidate is probed at most once per reference, and never with bytes already answered there.
+    const probesOf = new Map<string, number[]>();
+    for (const l of probes) {
+      if (l.type !== 'decision') continue;
+      const base = l.id.replace(/\.probe\d*$/, '');
+      probesOf.set(base, [...(probesOf.get(base) ?? []), l.bytesSent]);
+    }
+    for (const [base, sizes] of probesOf) assert.equal(new Set(sizes).size, sizes.length, `${base}: ${sizes}`);
     const referenced = new Set(lines.flatMap((l) => (l.type === 'reference' ? [l.decisionId] : [])));
     assert.ok(
       probes.every((l) => referenced.has(l.id)),
