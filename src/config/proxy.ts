@@ -249,7 +249,7 @@ export const coreOptions = {
   referenceBudgetPerMinute: option(
     int(0),
     referenceSamplerDefaults.maxPerMinute,
-    'Hard cap of reference uploads per minute, whatever the probability.',
+    'Hard cap of paid extra calls per minute (reference uploads and calibration probes), whatever the probability.',
   ),
 };
 

@@ -355,7 +355,8 @@ export class LearningLoop implements LearningHooks {
    * is shrunk at its candidate and sent in a copy of the request (the client already has its answer), and that answer
    * is judged against the same reference. A probe whose bytes were already answered at this reference (what the
    * client got, the reference itself, an earlier probe) costs no call. A probe that was sent is logged as a decision
-   * of its own (`<id>.probe`, `<id>.probe2`, ...; point.probe true) with its reference.
+   * of its own (`<id>.probe`, `<id>.probe2`, ...; point.probe true) with its reference. A probe that must be paid for
+   * takes a slot of the reference budget; without one, it and the later rounds are not sent.
    */
   async #probe(exchange: Exchange, judged: readonly Judged[]): Promise<void> {
     const shrink = this.#options.shrinkProbe;
@@ -372,7 +373,9 @@ export class LearningLoop implements LearningHooks {
       ]),
     );
     const rounds = Math.max(...probing.map((j) => j.slot.plan!.probes!.length));
-    for (let rank = 0; rank < rounds; rank++) await this.#probeRound(exchange, probing, rank, answered);
+    for (let rank = 0; rank < rounds; rank++) {
+      if (!(await this.#probeRound(exchange, probing, rank, answered))) return;
+    }
   }
 
   async #probeRound(
@@ -380,7 +383,7 @@ export class LearningLoop implements LearningHooks {
     probing: readonly Judged[],
     rank: number,
     answered: Map<string, { bytes: Buffer; answer: Answer | undefined }[]>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const provider = exchange.provider!.name;
     const planOf = (slot: SlotWork): SlotPlan => {
       const { route, probes } = slot.plan!;
@@ -402,6 +405,9 @@ export class LearningLoop implements LearningHooks {
     const withProbe = probing.filter((j) => probes.has(j.slot.field));
     let shadow: Exchange | undefined;
     if (withProbe.some((j) => known(j) === undefined)) {
+      // A probe is a paid call like a reference: it takes a slot of the same per-minute budget, or is not sent (nor
+      // are the later rounds: the budget will not have refilled by then).
+      if (!this.#options.sampler.tryAcquire({ force: true }).granted) return false;
       // Images without a probe in this round go as the client's request sent them.
       shadow = shadowExchange(
         exchange,
@@ -426,6 +432,7 @@ export class LearningLoop implements LearningHooks {
       if (!answer) continue;
       this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.judge!, answer));
     }
+    return true;
   }
 
   /**

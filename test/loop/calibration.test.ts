@@ -121,6 +121,27 @@ describe('online calibration on a backend with a known safe resolution', () => {
     assert.equal(ready.calibration[key]?.point.floor, 384);
     await again.runtime.shutdown();
   });
+  test('probes take slots of the reference budget: extra calls never exceed it', async () => {
+    const budget = 5;
+    const runtime = await startTestRuntime(upstream.url, {
+      policyModels: '',
+      quality: 50,
+      referenceProbability: 1,
+      referenceBudgetPerMinute: budget,
+    });
+    const before = upstream.received.length;
+    try {
+      for (let i = 0; i < 20; i++) {
+        await send(runtime.url, i);
+        await runtime.runtime.loop.drain(5000);
+      }
+      const extra = upstream.received.length - before - 20;
+      assert.ok(extra > 1, `references and probes were sent (${extra})`);
+      assert.ok(extra <= budget, `${extra} calls beyond the clients' own, budget ${budget}`);
+    } finally {
+      await runtime.close();
+    }
+  });
 });
 
 /**
