@@ -15,9 +15,10 @@
  * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after a
  * success, halves after a failure). Clients always get the current point. A referenced request also pays probes: the
  * same image sent at each undecided candidate (up to `probesPerReference`), off the client's path, judged against the
- * same reference answer; the client's own answer meanwhile keeps testing the current point. A good candidate becomes the current point. A current
- * point that turns bad (its own samples, or the controller's CUSUM on them for abrupt changes such as a backend swap:
- * `onDrift`) sends it back, one step safer, evidence about it and cheaper points forgotten.
+ * same reference answer; the client's own answer meanwhile keeps testing the current point. A good candidate becomes
+ * the current point. A current point that turns bad (its own samples, or the controller's CUSUM on them for abrupt
+ * changes such as a backend swap: `onDrift`) sends it back, one step safer, evidence about it and cheaper points
+ * forgotten.
  * Evidence fades (`memory` per sample), so a settled point is re-probed now and then and drift shows.
  * Cautious when it knows little: it starts at a safe point and asks for more references while a candidate is undecided.
  */

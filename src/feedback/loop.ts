@@ -363,7 +363,7 @@ export class LearningLoop implements LearningHooks {
     const probing = judged.filter((j) => j.slot.plan?.probes?.length && j.judge);
     if (!shrink || probing.length === 0) return;
     // What this reference has already answered, per image, by the bytes sent.
-    const answered = new Map<string, { bytes: Buffer; answer: Answer | undefined }[]>(
+    const answered: Answered = new Map(
       probing.map((j) => [
         j.slot.field,
         [
@@ -374,7 +374,7 @@ export class LearningLoop implements LearningHooks {
     );
     const rounds = Math.max(...probing.map((j) => j.slot.plan!.probes!.length));
     for (let rank = 0; rank < rounds; rank++) {
-      if (!(await this.#probeRound(exchange, probing, rank, answered))) return;
+      if (!(await this.#probeRound(exchange, probing, rank, answered, shrink))) return;
     }
   }
 
@@ -382,7 +382,8 @@ export class LearningLoop implements LearningHooks {
     exchange: Exchange,
     probing: readonly Judged[],
     rank: number,
-    answered: Map<string, { bytes: Buffer; answer: Answer | undefined }[]>,
+    answered: Answered,
+    shrink: NonNullable<LearningLoopOptions['shrinkProbe']>,
   ): Promise<boolean> {
     const provider = exchange.provider!.name;
     const planOf = (slot: SlotWork): SlotPlan => {
@@ -394,7 +395,7 @@ export class LearningLoop implements LearningHooks {
     const probes = new Map<string, SlotWork>();
     for (const { slot } of probing.filter((j) => j.slot.plan!.probes!.length > rank)) {
       const probe = shadowSlot(slot, undefined, planOf(slot));
-      const outcome = await this.#options.shrinkProbe!(provider, probe).catch(() => undefined);
+      const outcome = await shrink(provider, probe).catch(() => undefined);
       // No decision (the image could not be worked on): nothing to learn about the candidate.
       if (outcome?.decision) probes.set(slot.field, { ...probe, outcome });
     }
@@ -507,6 +508,9 @@ interface Judged {
   /** The reference answer when it can judge (the spec's usableReference), else undefined: no sample then. */
   judge: Answer | undefined;
 }
+
+/** Per image of a referenced request, the answers already had at that reference, by the bytes that were sent. */
+type Answered = Map<string, { bytes: Buffer; answer: Answer | undefined }[]>;
 
 const decidedSlots = (exchange: Exchange) => exchange.slots.filter((s) => s.outcome?.original && s.outcome.decision);
 

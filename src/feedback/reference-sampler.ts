@@ -10,7 +10,10 @@ import { z } from 'zod';
 export const referenceSamplerConfigSchema = z.object({
   /** Probability that a decision is referenced in normal operation. */
   probability: z.number().min(0).max(1).default(0.02),
-  /** Hard cap of references granted in any 60-second window; 0 disables references. */
+  /**
+   * Hard cap of paid extra calls granted in any 60-second window (references, and calibration's probes, which take
+   * slots with `force`); 0 disables references.
+   */
   maxPerMinute: z.number().int().nonnegative().default(30),
 });
 
