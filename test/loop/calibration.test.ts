@@ -9,6 +9,25 @@ import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../.
 import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
 
+/** The longer side of the image in a Rekognition request. */
+async function longSideOf(r: RecordedRequest): Promise<number> {
+  const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+  const { width = 0, height = 0 } = await sharp(image).metadata();
+  return Math.max(width, height);
+}
+
+/** A fake Rekognition backend whose answer depends only on the longer side of the image it gets. */
+const backendBySide = (answer: (side: number) => unknown) =>
+  startFakeUpstream(async (r) => ({ body: JSON.stringify(answer(await longSideOf(r))) }));
+
+/** A fixed rule at `quality`, every request referenced, no budget in the way. */
+const everyRequestReferenced = (quality: number) => ({
+  policyModels: '',
+  quality,
+  referenceProbability: 1,
+  referenceBudgetPerMinute: 100_000,
+});
+
 /**
  * Calibration through the real proxy against a backend whose safe operating point is known: it reads the right label
  * while the image it gets is at least 384 px on its longer side, and the wrong one below. Starting from the stored size,
@@ -20,15 +39,8 @@ describe('online calibration on a backend with a known safe resolution', () => {
   let dir: string;
   const photos: Buffer[] = [];
 
-  const answer = async (r: RecordedRequest) => {
-    const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-    const { width = 0, height = 0 } = await sharp(image).metadata();
-    const name = Math.max(width, height) >= 384 ? 'Dog' : 'Cat';
-    return { body: JSON.stringify({ Labels: [{ Name: name, Confidence: 90 }] }) };
-  };
-
   before(async () => {
-    upstream = await startFakeUpstream(answer);
+    upstream = await backendBySide((side) => ({ Labels: [{ Name: side >= 384 ? 'Dog' : 'Cat', Confidence: 90 }] }));
     dir = await mkdtemp(path.join(tmpdir(), 'adacompress-calibration-'));
     for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 800 + 16 * i, height: 600, quality: 95 }));
   });
@@ -79,13 +91,7 @@ describe('online calibration on a backend with a known safe resolution', () => {
     assert.equal(controller.state, 'policy', 'the probes that read "Cat" never sent the controller to fallback');
     // Cheaper candidates were tried upstream (and read "Cat"), but only beside referenced requests: every client
     // got a point that had passed, and read "Dog".
-    const sides = await Promise.all(
-      upstream.received.map(async (r) => {
-        const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-        const { width = 0, height = 0 } = await sharp(image).metadata();
-        return Math.max(width, height);
-      }),
-    );
+    const sides = await Promise.all(upstream.received.map(longSideOf));
     assert.ok(
       sides.some((side) => side < 384),
       'probes below the safe side went upstream',
@@ -124,9 +130,7 @@ describe('online calibration on a backend with a known safe resolution', () => {
   test('probes take slots of the reference budget: extra calls never exceed it', async () => {
     const budget = 5;
     const runtime = await startTestRuntime(upstream.url, {
-      policyModels: '',
-      quality: 50,
-      referenceProbability: 1,
+      ...everyRequestReferenced(50),
       referenceBudgetPerMinute: budget,
     });
     const before = upstream.received.length;
@@ -154,12 +158,8 @@ describe('online calibration when the documented working side loses answers', ()
   let photo: Buffer;
 
   before(async () => {
-    upstream = await startFakeUpstream(async (r) => {
-      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-      const { width = 0, height = 0 } = await sharp(image).metadata();
-      const face = { BoundingBox: { Left: 0.4, Top: 0.3, Width: 0.1, Height: 0.15 }, Confidence: 99 };
-      return { body: JSON.stringify({ FaceDetails: Math.max(width, height) > 1920 ? [face] : [] }) };
-    });
+    const face = { BoundingBox: { Left: 0.4, Top: 0.3, Width: 0.1, Height: 0.15 }, Confidence: 99 };
+    upstream = await backendBySide((side) => ({ FaceDetails: side > 1920 ? [face] : [] }));
     photo = await syntheticJpeg({ width: 2400, height: 1600, quality: 90 });
   });
   after(async () => {
@@ -167,12 +167,7 @@ describe('online calibration when the documented working side loses answers', ()
   });
 
   test('it backs off above the working side and sends the stored size', async () => {
-    const runtime = await startTestRuntime(upstream.url, {
-      policyModels: '',
-      quality: 75,
-      referenceProbability: 1,
-      referenceBudgetPerMinute: 100_000,
-    });
+    const runtime = await startTestRuntime(upstream.url, everyRequestReferenced(75));
     const key = 'rekognition/DetectFaces';
     const detect = async () => {
       const res = await request(runtime.url, {
@@ -216,12 +211,7 @@ describe('online calibration with references that judge nothing', () => {
   let photo: Buffer;
 
   before(async () => {
-    upstream = await startFakeUpstream(async (r) => {
-      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-      const { width = 0, height = 0 } = await sharp(image).metadata();
-      const labels = Math.max(width, height) >= 1000 ? [] : [{ Name: 'Cat', Confidence: 60 }];
-      return { body: JSON.stringify({ Labels: labels }) };
-    });
+    upstream = await backendBySide((side) => ({ Labels: side >= 1000 ? [] : [{ Name: 'Cat', Confidence: 60 }] }));
     photo = await syntheticJpeg({ width: 1200, height: 900, quality: 95 });
   });
   after(async () => {
@@ -229,12 +219,7 @@ describe('online calibration with references that judge nothing', () => {
   });
 
   test('an empty reference answer is logged but gives calibration no sample', async () => {
-    const runtime = await startTestRuntime(upstream.url, {
-      policyModels: '',
-      quality: 50,
-      referenceProbability: 1,
-      referenceBudgetPerMinute: 100_000,
-    });
+    const runtime = await startTestRuntime(upstream.url, everyRequestReferenced(50));
     const key = 'rekognition/DetectLabels';
     try {
       for (let i = 0; i < 12; i++) {
