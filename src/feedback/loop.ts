@@ -333,7 +333,7 @@ export class LearningLoop implements LearningHooks {
       // bench apply it) is logged but is no sample: an unsure classifier's "nothing" flips with any change at all.
       const judge = spec.usableReference(referenceAnswer) ? referenceAnswer : undefined;
       if (judge && slot.answer) this.#learn(slot, slot.plan?.grid, spec.agreement(judge, slot.answer));
-      return { slot, id, reference, referenceAnswer, judge };
+      return { slot, id, reference, referenceAnswer, judge, spec };
     });
     await this.#probe(exchange, judged);
   }
@@ -399,13 +399,16 @@ export class LearningLoop implements LearningHooks {
       // No decision (the image could not be worked on): nothing to learn about the candidate.
       if (outcome?.decision) probes.set(slot.field, { ...probe, outcome });
     }
-    const known = (j: Judged) => {
-      const bytes = sentBytesOf(probes.get(j.slot.field)!);
-      return answered.get(j.slot.field)!.find((a) => a.bytes.equals(bytes));
-    };
     const withProbe = probing.filter((j) => probes.has(j.slot.field));
+    // Each probe's answer if this reference already had it (compared once: the bytes can be megabytes).
+    const known = new Map(
+      withProbe.map((j) => {
+        const bytes = sentBytesOf(probes.get(j.slot.field)!);
+        return [j, answered.get(j.slot.field)!.find((a) => a.bytes.equals(bytes))] as const;
+      }),
+    );
     let shadow: Exchange | undefined;
-    if (withProbe.some((j) => known(j) === undefined)) {
+    if (withProbe.some((j) => known.get(j) === undefined)) {
       // A probe is a paid call like a reference: it takes a slot of the same per-minute budget, or is not sent (nor
       // are the later rounds: the budget will not have refilled by then).
       if (!this.#options.sampler.tryAcquire({ force: true }).granted) return false;
@@ -429,9 +432,9 @@ export class LearningLoop implements LearningHooks {
         this.#logReference(id, j.reference, j.referenceAnswer);
         answered.get(j.slot.field)!.push({ bytes: sentBytesOf(sent), answer: sent.answer });
       }
-      const answer = sent ? sent.answer : known(j)?.answer;
+      const answer = sent ? sent.answer : known.get(j)?.answer;
       if (!answer) continue;
-      this.#learn(probe, probe.plan!.grid, this.#specFor(j.slot).agreement(j.judge!, answer));
+      this.#learn(probe, probe.plan!.grid, j.spec.agreement(j.judge!, answer));
     }
     return true;
   }
@@ -507,6 +510,8 @@ interface Judged {
   referenceAnswer: Answer | undefined;
   /** The reference answer when it can judge (the spec's usableReference), else undefined: no sample then. */
   judge: Answer | undefined;
+  /** What judges the slot's answers, and its probes'. */
+  spec: RewardSpec;
 }
 
 /** Per image of a referenced request, the answers already had at that reference, by the bytes that were sent. */

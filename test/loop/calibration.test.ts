@@ -20,6 +20,18 @@ async function longSideOf(r: RecordedRequest): Promise<number> {
 const backendBySide = (answer: (side: number) => unknown) =>
   startFakeUpstream(async (r) => ({ body: JSON.stringify(answer(await longSideOf(r))) }));
 
+/** A DetectLabels call through the proxy (it must succeed): the labels the client got, and the proxy's header. */
+async function detectLabels(url: string, photo: Buffer): Promise<{ labels: string[]; header: string }> {
+  const res = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' },
+    body: JSON.stringify({ Image: { Bytes: photo.toString('base64') } }),
+  });
+  assert.equal(res.statusCode, 200);
+  const body = (await res.body.json()) as { Labels: { Name: string }[] };
+  return { labels: body.Labels.map((label) => label.Name), header: String(res.headers['x-adacompress']) };
+}
+
 /** A fixed rule at `quality`, every request referenced, no budget in the way. */
 const everyRequestReferenced = (quality: number) => ({
   policyModels: '',
@@ -62,15 +74,9 @@ describe('online calibration on a backend with a known safe resolution', () => {
   const clientLabels = new Set<string>();
 
   async function send(url: string, i: number): Promise<string> {
-    const res = await request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' },
-      body: JSON.stringify({ Image: { Bytes: photos[i % photos.length]!.toString('base64') } }),
-    });
-    assert.equal(res.statusCode, 200);
-    const body = (await res.body.json()) as { Labels: { Name: string }[] };
-    for (const label of body.Labels) clientLabels.add(label.Name);
-    return String(res.headers['x-adacompress']);
+    const { labels, header } = await detectLabels(url, photos[i % photos.length]!);
+    for (const name of labels) clientLabels.add(name);
+    return header;
   }
 
   test('finds the smallest safe resolution from references, then sends everyone there', async () => {
@@ -223,13 +229,7 @@ describe('online calibration with references that judge nothing', () => {
     const key = 'rekognition/DetectLabels';
     try {
       for (let i = 0; i < 12; i++) {
-        const res = await request(runtime.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'RekognitionService.DetectLabels' },
-          body: JSON.stringify({ Image: { Bytes: photo.toString('base64') } }),
-        });
-        assert.equal(res.statusCode, 200);
-        await res.body.dump();
+        await detectLabels(runtime.url, photo);
         await runtime.runtime.loop.drain(5000);
       }
       const snapshot = runtime.runtime.loop.calibration()[key]!;
