@@ -21,7 +21,8 @@ const stateSchema = z.object({
   samples: z.number().int().nonnegative(),
   moves: z.number().int().nonnegative(),
   exploring: z.boolean(),
-  exploringSince: z.number().int().nonnegative(),
+  // Absent in files written before stalls were kept: none marked.
+  stalled: z.array(z.number().int().nonnegative()).default([]),
 });
 const fileSchema = z.object({
   v: z.literal(CALIBRATION_FILE_VERSION),

@@ -7,18 +7,20 @@
  * The grid: sides (SIDES, largest first) x levels (safest first). Point (i, j) is cheaper than (i', j') when i >= i'
  * and j >= j'; agreement is taken to fall as points get cheaper (monotone), so a verdict covers a whole region:
  *   - a point is GOOD when some point at least as cheap passed its test (its own samples);
- *   - a point is BAD when some point at least as safe failed its test.
+ *   - a point is BAD when some point at least as safe failed its test, and none at least as cheap passed (the two
+ *     contradict only when one test erred, and a false "bad" is far likelier than a false "good": `falseBad`).
  * The test is a sequential probability ratio test per point (Wald): agreement a little above the target against a
  * little below it, a false "good" (clients pay) rarer than a false "bad" (a saving missed for a while). Unlike a
  * confidence bound looked at after every sample, it is valid under those looks, and it decides a point agreeing just
- * about as well as the target too (in about 130 samples), instead of leaving it undecided for ever.
- * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after a
- * success, halves after a failure). Clients always get the current point. A referenced request also pays probes: the
- * same image sent at each undecided candidate (up to `probesPerReference`), off the client's path, judged against the
- * same reference answer; the client's own answer meanwhile keeps testing the current point. A good candidate becomes
- * the current point. A current point that turns bad (its own samples, or the controller's CUSUM on them for abrupt
- * changes such as a backend swap: `onDrift`) sends it back, one step safer, evidence about it and cheaper points
- * forgotten.
+ * about as well as the target too (half of them within about 170 samples), instead of leaving it undecided for ever
+ * (past `stallSamples`, a nearer candidate is tried instead).
+ * Moves: from the current point, one candidate per dimension, `step` points cheaper (galloping: the step doubles after
+ * a success, halves after a failure or a stall). Clients always get the current point. A referenced request also pays
+ * probes: the same image sent at each undecided candidate (up to `probesPerReference`), off the client's path, judged
+ * against the same reference answer; the client's own answer meanwhile keeps testing the current point. A good
+ * candidate becomes the current point. A current point that fails its own test goes back one step safer, keeping the
+ * evidence that failed it; the controller's CUSUM on its samples (abrupt changes such as a backend swap: `onDrift`)
+ * sends it back further and forgets what was known about cheaper points.
  * Evidence fades (`memory` per sample), so a settled point is re-probed now and then and drift shows.
  * Cautious when it knows little: it starts at a safe point and asks for more references while a candidate is undecided.
  */
@@ -31,25 +33,36 @@ export const calibrationConfigSchema = z.object({
   target: z.number().min(0).max(1).default(0.97),
   /**
    * Each point's test tells "agrees at target + marginAbove" (good) from "at target - marginBelow" (bad); a point
-   * between is decided either way (at the defaults: one agreeing 0.97 passes 18% of the time, 0.99 90%, after about
-   * 130 samples; 1.0 passes after about 90).
+   * between is decided either way (at the defaults: one agreeing 0.97 passes 10% of the time, 0.99 88%, half of them
+   * within about 170 samples; 1.0 passes after about 125).
    */
   marginAbove: z.number().positive().max(0.5).default(0.02),
   marginBelow: z.number().positive().max(0.5).default(0.01),
   /**
    * The test's error rates: calling a point at target - marginBelow good (what clients would pay for: kept small), and
    * calling one at target + marginAbove bad (a saving missed until the evidence fades and it is tried again).
+   * falseGood is per search step: the step's candidates (up to `probesPerReference`) are tested at once, each at
+   * falseGood / probesPerReference (Bonferroni), so that three chances to pass a bad point are not three times the
+   * risk. At the defaults a point agreeing 0.965 passes about 4% of the time (at 0.05 each: 10%), and one agreeing
+   * 1.0 needs about 125 samples (90).
    */
   falseGood: z.number().positive().max(0.5).default(0.05),
   falseBad: z.number().positive().max(0.5).default(0.2),
   /** One-sided normal quantile of the Wilson bounds the snapshot shows for the current point (1.64: 95%). */
   z: z.number().positive().default(1.64),
   /**
-   * Evidence weight kept per new sample at the key (0.9995: about the last 2000 samples count). Slow on purpose: a
-   * point probed on a fifth of the samples must still gather the ~120 effective samples its test needs at 0.99.
+   * Evidence weight kept per new sample at the key (0.9995: about the last 2000 samples count), so that a backend
+   * that changed shows and a verdict, right or wrong, is tried again. While calibrating a candidate gets a quarter of
+   * the samples (it can hold about 500, enough for `stallSamples`); once settled, one in about 15 (about 130), so a
+   * bad verdict fades in time and re-opens the boost for that candidate: that is how a false "bad" is re-tested.
    */
   memory: z.number().min(0).max(1).default(0.9995),
-  /** Share of referenced requests that also pay probes while a candidate is undecided, and once all are decided. */
+  /**
+   * Share of referenced requests that also pay probes while calibrating, and once settled: then one probe, a re-check
+   * of a candidate not proven good, the one whose verdict faded (or that new samples undid) first if there is one.
+   * References are not boosted for a re-check: settled, calls beyond the clients' are the base reference rate times
+   * 1 + settledProbeShare.
+   */
   probeShare: z.number().min(0).max(1).default(1),
   settledProbeShare: z.number().min(0).max(1).default(0.25),
   /**
@@ -64,10 +77,14 @@ export const calibrationConfigSchema = z.object({
    */
   calibratingReferenceProbability: z.number().min(0).max(1).default(0.2),
   /**
-   * Samples spent exploring from one point before the boost stops (the candidates are then re-checked slowly). A
-   * referenced request gives up to four, its own and its probes': 800 is at least 200 references.
+   * Own samples after which a candidate still undecided counts as stalled: it agrees about as well as the target (at
+   * the defaults, 17-23% of tests of a point agreeing 0.975-0.985 are undecided at 300, 13% at 0.99: the figures of
+   * scripts/calibration-test-oc.ts), and the test may need many hundreds more. The
+   * step in its dimension then halves: a nearer candidate agrees better and is decided sooner (the stalled one's
+   * samples are kept). A stalled candidate at step 1 no longer keeps the reference boost on: calibration is settled
+   * when every candidate is decided or stalled, and the stalled ones are re-checked at the settled rate.
    */
-  explorationBudget: z.number().int().positive().default(800),
+  stallSamples: z.number().int().positive().default(300),
 });
 export type CalibrationConfig = z.input<typeof calibrationConfigSchema>;
 export const calibrationDefaults = calibrationConfigSchema.parse({});
@@ -109,12 +126,16 @@ export interface CalibrationState {
   samples: number;
   moves: number;
   /**
-   * True from the start and after every move until both candidates are decided: references are boosted then. Once
-   * settled, a candidate whose evidence faded is re-checked at the base rate, not at the calibrating one.
+   * True from the start, after every move and after drift, until every candidate is decided or stalled: references
+   * are boosted then. Once settled, a candidate whose verdict faded is re-checked at the base reference rate.
    */
   exploring: boolean;
-  /** `samples` when exploring last began. */
-  exploringSince: number;
+  /**
+   * Points (indices as in `counts`) that stalled as candidates since the last move: undecided after `stallSamples`.
+   * Kept, not re-derived from the faded count, so that one left to the settled re-checks does not re-open the boost
+   * each time its evidence fades below the mark (and stall again on the boosted probes, over and over).
+   */
+  stalled: number[];
 }
 
 export interface CalibrationSnapshot {
@@ -134,6 +155,8 @@ export interface CalibrationSnapshot {
 /** A cheaper point being tested: its verdict, and its own (faded) evidence. */
 export interface Candidate extends GridPoint {
   verdict: 'good' | 'bad' | 'undecided';
+  /** Undecided after `stallSamples` of its own: re-checked at the settled rate only. */
+  stalled: boolean;
   samples: number;
   /** Mean agreement of its own samples (null without any). */
   mean: number | null;
@@ -154,7 +177,7 @@ export interface RouteChoice {
   probes: { point: OperatingPoint; grid: GridPoint }[];
 }
 
-/** Samples a candidate is probed for before the others take turns: most verdicts come within it (about 130 at 0.99). */
+/** Samples a candidate is probed for before the others take turns: half the verdicts at 0.99 come within 170. */
 const FOCUS_SAMPLES = 150;
 
 export class Calibrator {
@@ -164,7 +187,7 @@ export class Calibrator {
   readonly #levels: number;
   readonly #rng: () => number;
   /** The test's constants, from the frozen config: asked for on every request, for every point of a region. */
-  readonly #test: { hypotheses: Hypotheses; good: number; bad: number };
+  readonly #test: PointTest;
   #state: CalibrationState;
   #onEvent: (event: CalibrationEvent) => void;
 
@@ -179,12 +202,7 @@ export class Calibrator {
     this.#levels = Math.max(1, grid.levels);
     this.#rng = options.rng ?? Math.random;
     this.#onEvent = options.onEvent ?? (() => {});
-    const { target, marginAbove, marginBelow, falseGood, falseBad } = this.config;
-    this.#test = {
-      hypotheses: hypothesesFor(target + marginAbove, target - marginBelow),
-      good: Math.log((1 - falseBad) / falseGood),
-      bad: Math.log(falseBad / (1 - falseGood)),
-    };
+    this.#test = pointTest(this.config);
     const restored = options.state && this.#fits(options.state) ? options.state : undefined;
     this.#state = restored ? structuredClone(restored) : this.#fresh(grid.start, grid.firstSteps);
   }
@@ -201,18 +219,14 @@ export class Calibrator {
   }
 
   /**
-   * Exploring (from the start or a move) with some candidate still undecided, for at most `explorationBudget`
-   * references without a verdict: a candidate that agrees just about as well as the target would otherwise keep the
-   * boosted rate forever.
+   * Exploring (from the start, a move or drift) while some candidate is still undecided and not stalled. Each
+   * candidate ends it within `stallSamples` of its own, so a candidate agreeing just about as well as the target
+   * cannot keep the boosted rate forever. Without probes (probeShare 0) candidates get no samples, and more
+   * references would buy nothing.
    */
   #calibrating(candidates?: readonly Candidate[]): boolean {
     const state = this.#state;
-    if (!state.exploring) return false;
-    const spent = state.samples - state.exploringSince;
-    if (
-      spent >= this.config.explorationBudget ||
-      !(candidates ?? this.#candidates()).some((c) => c.verdict === 'undecided')
-    ) {
+    if (state.exploring && (this.config.probeShare === 0 || !(candidates ?? this.#candidates()).some(isOpen))) {
       state.exploring = false;
     }
     return state.exploring;
@@ -227,21 +241,30 @@ export class Calibrator {
     const choice: RouteChoice = { point: this.pointOf(current), grid: { ...current }, probes: [] };
     if (!referenced) return choice;
     const candidates = this.#candidates();
-    const undecided = candidates.filter((c) => c.verdict === 'undecided');
     const calibrating = this.#calibrating(candidates);
+    const open = candidates.filter(isOpen);
+    const settledPool = open.length > 0 ? open : candidates.filter((c) => c.verdict !== 'good');
+    const pool = calibrating ? candidates.filter((c) => c.verdict === 'undecided') : settledPool;
     const share = calibrating ? this.config.probeShare : this.config.settledProbeShare;
-    const pool = undecided.length > 0 ? undecided : candidates.filter((c) => c.verdict !== 'good');
     if (pool.length === 0 || !(this.#rng() < share)) return choice;
-    // When fewer probes than candidates are allowed: the first in the order listed (the diagonal first) until it has
-    // FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target (the slowest to decide) must not
-    // starve the others, so they take turns, the fewest samples first.
-    const first = pool.find((c) => c.samples < FOCUS_SAMPLES) ?? pool.reduce((a, b) => (b.samples < a.samples ? b : a));
-    const rest = pool.filter((c) => c !== first).sort((a, b) => a.samples - b.samples);
-    const chosen = [first, ...rest].slice(0, calibrating ? this.config.probesPerReference : 1);
+    const chosen = calibrating ? this.#focus(pool) : [pool[Math.floor(this.#rng() * pool.length)]!];
     return {
       ...choice,
       probes: chosen.map((c) => ({ point: this.pointOf(c), grid: { side: c.side, level: c.level } })),
     };
+  }
+
+  /**
+   * Calibrating, when fewer probes than candidates are allowed: the first in the order listed (the diagonal first)
+   * until it has FOCUS_SAMPLES of its own; past that, one agreeing about as well as the target (the slowest to decide)
+   * must not starve the others, so they take turns, the fewest samples first. (Settled, the one probe goes to a
+   * candidate drawn at random: a diagonal bad by its safer neighbours' verdicts, whatever its own samples, would
+   * otherwise take every re-check, and a neighbour's false "bad" would never be re-tested.)
+   */
+  #focus(pool: Candidate[]): Candidate[] {
+    const first = pool.find((c) => c.samples < FOCUS_SAMPLES) ?? pool.reduce((a, b) => (b.samples < a.samples ? b : a));
+    const rest = pool.filter((c) => c !== first).sort((a, b) => a.samples - b.samples);
+    return [first, ...rest].slice(0, this.config.probesPerReference);
   }
 
   /** One reference's agreement for a request sent at `grid`. */
@@ -257,7 +280,7 @@ export class Calibrator {
     state.counts[k]! += 1;
     state.sums[k]! += value;
     state.samples += 1;
-    if (this.#bad(state.current)) {
+    if (this.#bad(state.current) && !this.#good(state.current)) {
       this.#backOff('current-bad');
       return;
     }
@@ -307,7 +330,7 @@ export class Calibrator {
       samples: 0,
       moves: 0,
       exploring: true,
-      exploringSince: 0,
+      stalled: [],
     };
   }
 
@@ -317,6 +340,7 @@ export class Calibrator {
       state.sides.length === this.#sides.length &&
       state.sides.every((side, i) => side === this.#sides[i]) &&
       state.counts.length === this.#sides.length * this.#levels &&
+      state.stalled.every((k) => k < state.counts.length) &&
       this.#inGrid(state.current)
     );
   }
@@ -377,10 +401,11 @@ export class Calibrator {
       const clamped = this.#clamp(p);
       if (clamped.side === current.side && clamped.level === current.level) return;
       if (out.some((c) => c.side === clamped.side && c.level === clamped.level)) return;
-      const verdict = this.#bad(clamped) ? 'bad' : this.#good(clamped) ? 'good' : 'undecided';
+      const verdict = this.#good(clamped) ? 'good' : this.#bad(clamped) ? 'bad' : 'undecided';
       const k = this.#index(clamped);
       const samples = Math.round(counts[k]! * 10) / 10;
-      out.push({ ...clamped, verdict, samples, mean: counts[k]! > 0 ? sums[k]! / counts[k]! : null });
+      const stalled = verdict === 'undecided' && this.#stalled(clamped);
+      out.push({ ...clamped, verdict, stalled, samples, mean: counts[k]! > 0 ? sums[k]! / counts[k]! : null });
     };
     // The diagonal first: cheaper in both dimensions, a success there proves both single-step candidates at once.
     add({ side: current.side + steps.side, level: current.level + steps.level });
@@ -389,7 +414,10 @@ export class Calibrator {
     return out;
   }
 
-  /** Take a proven candidate (galloping on), or shorten the step of a dimension whose candidate failed. */
+  /**
+   * Take a proven candidate (galloping on), or shorten the step of a dimension whose candidate failed or stalled
+   * (`stallSamples`).
+   */
   #advance(): void {
     const state = this.#state;
     for (const dimension of ['side', 'level'] as const) {
@@ -404,10 +432,8 @@ export class Calibrator {
           state.steps[dimension] *= 2;
           continue;
         }
-        if (this.#bad(candidate) && state.steps[dimension] > 1) {
+        if ((this.#bad(candidate) || this.#stalled(candidate)) && state.steps[dimension] > 1) {
           state.steps[dimension] = Math.max(1, Math.floor(state.steps[dimension] / 2));
-          // A verdict is progress: the exploration budget counts from here.
-          state.exploringSince = state.samples;
           continue;
         }
         break;
@@ -415,11 +441,32 @@ export class Calibrator {
     }
   }
 
+  /** Whether an undecided `p` has stalled: marked once its own samples reach `stallSamples`, until the next move. */
+  #stalled(p: GridPoint): boolean {
+    const k = this.#index(p);
+    const { stalled, counts } = this.#state;
+    if (stalled.includes(k)) return true;
+    if (counts[k]! < this.config.stallSamples) return false;
+    stalled.push(k);
+    return true;
+  }
+
   #backOff(reason: 'current-bad' | 'drift'): void {
     const state = this.#state;
     const from = state.current;
     const to = this.#clamp({ side: from.side - 1, level: from.level - (reason === 'drift' ? 2 : 1) });
-    // What was learnt about the abandoned point and everything cheaper is stale (or was wrong): forget it.
+    // After drift, what was learnt at the new point and everything cheaper is stale: forget it. A point that failed
+    // its own test keeps its evidence: that is what failed it, and wiping it would send the search straight back.
+    if (reason === 'drift') {
+      this.#forgetFrom(to);
+      state.exploring = true;
+    }
+    state.steps = { side: 1, level: 1 };
+    this.#move(to, reason);
+  }
+
+  #forgetFrom(to: GridPoint): void {
+    const state = this.#state;
     for (let i = to.side; i < this.#sides.length; i++) {
       for (let j = to.level; j < this.#levels; j++) {
         const k = this.#index({ side: i, level: j });
@@ -427,8 +474,6 @@ export class Calibrator {
         state.sums[k] = 0;
       }
     }
-    state.steps = { side: 1, level: 1 };
-    this.#move(to, reason);
   }
 
   #move(to: GridPoint, reason: 'candidate-good' | 'current-bad' | 'drift'): void {
@@ -437,15 +482,40 @@ export class Calibrator {
     this.#state.current = { ...to };
     this.#state.moves += 1;
     this.#state.exploring = true;
-    this.#state.exploringSince = this.#state.samples;
+    // Cheaper points are tried afresh from the new point (those still at the mark stall again at once).
+    this.#state.stalled = [];
     this.#onEvent({ type: 'moved', from, to, reason });
   }
 }
 
-interface Hypotheses {
+/** A candidate still being decided: undecided, and short of `stallSamples` of its own. */
+const isOpen = (c: Candidate) => c.verdict === 'undecided' && !c.stalled;
+
+export interface Hypotheses {
   /** ln(p1 / p0) and ln((1 - p1) / (1 - p0)): what one agreeing and one disagreeing sample add. */
   agree: number;
   disagree: number;
+}
+
+/** One point's test: its two hypotheses, and Wald's bounds on the log-likelihood ratio for a verdict. */
+export interface PointTest {
+  hypotheses: Hypotheses;
+  good: number;
+  bad: number;
+}
+
+/**
+ * The test every point gets under `config`: "agrees at target + marginAbove" against "at target - marginBelow", with
+ * falseGood shared by the candidates tested at once (Bonferroni).
+ */
+export function pointTest(config: z.output<typeof calibrationConfigSchema>): PointTest {
+  const { target, marginAbove, marginBelow, falseGood, falseBad, probesPerReference } = config;
+  const falseGoodPerCandidate = falseGood / probesPerReference;
+  return {
+    hypotheses: hypothesesFor(target + marginAbove, target - marginBelow),
+    good: Math.log((1 - falseBad) / falseGoodPerCandidate),
+    bad: Math.log(falseBad / (1 - falseGoodPerCandidate)),
+  };
 }
 
 /** The test of "agrees at `good`" (capped below 1) against "agrees at `bad`". */

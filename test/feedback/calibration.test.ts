@@ -60,21 +60,26 @@ describe('online calibration', () => {
   ]) {
     test(`converges to a known safe point (${safe.side}, ${safe.level}) and holds the target on the way`, () => {
       const truth = backend(safe);
-      for (const seed of [1, 2, 3]) {
+      const runs = 10;
+      const near: string[] = [];
+      let steadyCalls = 0;
+      for (let seed = 1; seed <= runs; seed++) {
         const calibrator = new Calibrator({ target: 0.97 }, grid(9), { rng: seededRng(100 + seed) });
         const run = stream(calibrator, truth, 12_000, seed);
         const at = calibrator.snapshot().current;
         assert.ok(truth(at) >= 0.97, `seed ${seed}: settled at (${at.side}, ${at.level}) agreeing ${truth(at)}`);
-        assert.ok(
-          at.side + at.level >= safe.side + safe.level - 1,
-          `seed ${seed}: (${at.side}, ${at.level}) is within a step of (${safe.side}, ${safe.level})`,
-        );
+        if (at.side + at.level >= safe.side + safe.level - 1) near.push(`${seed}`);
         assert.ok(run.agreement >= 0.95, `seed ${seed}: agreement while calibrating ${run.agreement.toFixed(3)}`);
         // Settled, references come back down to the base rate, give or take the occasional re-probe.
         const steady = stream(calibrator, truth, 10_000, seed + 50);
-        assert.ok(steady.calls / 10_000 <= 0.05, `seed ${seed}: steady references and probes ${steady.calls / 100}%`);
+        steadyCalls += steady.calls;
         assert.ok(steady.agreement >= 0.97, `seed ${seed}: steady agreement ${steady.agreement.toFixed(3)}`);
       }
+      // A point agreeing 0.99 is called bad about one test in eight (falseBad): a saving missed until its evidence
+      // fades and it is tried again, so most runs, not all, end within a step.
+      assert.ok(near.length >= 7, `within a step of (${safe.side}, ${safe.level}) in runs ${near} of ${runs}`);
+      // Averaged over runs: one that finds a saving late pays a search (boosted references) in this window.
+      assert.ok(steadyCalls / (runs * 10_000) <= 0.05, `steady references and probes ${steadyCalls / (runs * 100)}%`);
     });
   }
 
@@ -97,6 +102,111 @@ describe('online calibration', () => {
     }
     // An error rate of 5% each way: a 0.965 point may pass now and then, not as a rule.
     assert.ok(settled.filter((level) => level === 2).length >= 5, `settled at levels ${settled}`);
+  });
+
+  test('three candidates at once: cheaper points agreeing just under the target (0.965) rarely reach clients', () => {
+    // Each step tests up to three candidates at once: three chances to pass a bad point. The per-candidate error rate
+    // is falseGood / 3 so that the step's stays near falseGood (without it 14 of these 60 runs served 0.965, with it 4).
+    const truth = (p: GridPoint) => (p.side === 0 && p.level === 0 ? 0.995 : 0.965);
+    const runs = 60;
+    let servedBelow = 0;
+    let requestsBelow = 0;
+    for (let seed = 1; seed <= runs; seed++) {
+      const calibrator = new Calibrator(
+        { target: 0.97 },
+        { sides: [null, 1024], levels: 9, start: { side: 0, level: 0 } },
+        { rng: seededRng(500 + seed) },
+      );
+      const rng = seededRng(seed);
+      let below = 0;
+      for (let i = 0; i < 3000; i++) {
+        const referenced = rng() < (calibrator.referenceRequest(0.02).probability ?? 0.02);
+        const route = calibrator.route(referenced);
+        assert.ok(route.probes.length <= 3);
+        if (truth(route.grid) < 0.97) below++;
+        if (!referenced) continue;
+        calibrator.record(route.grid, rng() < truth(route.grid) ? 1 : 0);
+        for (const probe of route.probes) calibrator.record(probe.grid, rng() < truth(probe.grid) ? 1 : 0);
+      }
+      if (below > 0) servedBelow++;
+      requestsBelow += below;
+    }
+    assert.ok(servedBelow <= 7, `${servedBelow} of ${runs} runs served a point under the target`);
+    assert.ok(requestsBelow / (runs * 3000) < 0.05, `${requestsBelow} requests in all at 0.965`);
+  });
+
+  test('a candidate agreeing about as well as the target stalls: a nearer one is tried, and the boost ends', () => {
+    // Levels 0-2 agree 0.998, 3-5 0.98 (above the target, but a test needs many hundred samples to say so), beyond
+    // 0.9. The first candidate (level 4) often stays undecided; the search must not stay at level 0 for it.
+    const truth = (p: GridPoint) => (p.level <= 2 ? 0.998 : p.level <= 5 ? 0.98 : 0.9);
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const calibrator = new Calibrator(
+        { target: 0.97 },
+        { sides: [null], levels: 9, start: { side: 0, level: 0 } },
+        { rng: seededRng(700 + seed) },
+      );
+      const run = stream(calibrator, truth, 6000, seed);
+      const at = calibrator.snapshot().current;
+      assert.ok(at.level >= 2 && at.level <= 5, `seed ${seed}: at level ${at.level}`);
+      assert.ok(run.agreement >= 0.97, `seed ${seed}: clients got ${run.agreement.toFixed(3)}`);
+    }
+    // What a stall does, on samples agreeing exactly 0.98 (49 in 50): undecided at 300 (faded: 325 recorded), the step
+    // halves; at step 1 nothing nearer is left, and the boost ends.
+    const feed = (calibrator: Calibrator, at: GridPoint) => {
+      for (let i = 0; i < 330; i++) calibrator.record(at, i % 50 === 49 ? 0 : 1);
+    };
+    const far = new Calibrator({}, { sides: [null], levels: 9, start: { side: 0, level: 0 } });
+    feed(far, { side: 0, level: 4 });
+    const afterFar = far.snapshot();
+    assert.deepEqual(afterFar.current, { side: 0, level: 0 }, 'undecided: not taken');
+    assert.deepEqual(
+      afterFar.candidates.map((c) => [c.level, c.verdict, c.stalled]),
+      [[2, 'undecided', false]],
+      'the nearer level 2 is tried instead',
+    );
+    assert.equal(afterFar.calibrating, true);
+    const near = new Calibrator(
+      {},
+      { sides: [null], levels: 9, start: { side: 0, level: 0 }, firstSteps: { level: 1 } },
+    );
+    feed(near, { side: 0, level: 1 });
+    const afterNear = near.snapshot();
+    assert.deepEqual(
+      afterNear.candidates.map((c) => [c.level, c.verdict, c.stalled]),
+      [[1, 'undecided', true]],
+    );
+    assert.equal(afterNear.calibrating, false, 'a stalled candidate at step 1 does not keep references boosted');
+    assert.deepEqual(near.referenceRequest(0.02), {});
+  });
+
+  test('settled, every candidate not proven good is re-checked in turn (a false "bad" gets re-tested)', () => {
+    const calibrator = new Calibrator({ settledProbeShare: 1 }, grid(9), { rng: seededRng(9) });
+    // The two single-step candidates fail at each step until the steps are 1: every cheaper point is then bad.
+    for (let step = 0; step < 3; step++) {
+      for (const candidate of calibrator.snapshot().candidates.slice(1)) {
+        for (let i = 0; i < 40; i++) calibrator.record(candidate, 0);
+      }
+    }
+    const settled = calibrator.snapshot();
+    assert.equal(settled.calibrating, false);
+    assert.deepEqual(
+      settled.candidates.map((c) => [c.side, c.level, c.verdict]),
+      [
+        [1, 1, 'bad'],
+        [1, 0, 'bad'],
+        [0, 1, 'bad'],
+      ],
+    );
+    const probed = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const { probes } = calibrator.route(true);
+      assert.equal(probes.length, 1, 'one probe per reference once settled');
+      const key = `${probes[0]!.grid.side},${probes[0]!.grid.level}`;
+      probed.set(key, (probed.get(key) ?? 0) + 1);
+    }
+    for (const key of ['1,1', '1,0', '0,1']) {
+      assert.ok((probed.get(key) ?? 0) >= 60, `candidate ${key} re-checked ${probed.get(key) ?? 0} times of 300`);
+    }
   });
 
   test('a documented working side that loses answers on this backend: it goes above it, and stays safe there', () => {
