@@ -302,6 +302,12 @@ export class Calibrator {
     this.#backOff('drift');
   }
 
+  /** A point's verdict by the region rules (its own test, or a cheaper point's pass, or a safer point's fail). */
+  verdictAt(p: GridPoint): Candidate['verdict'] {
+    if (!this.#inGrid(p)) return 'undecided';
+    return this.#good(p) ? 'good' : this.#bad(p) ? 'bad' : 'undecided';
+  }
+
   /** Whether calibration has room to act: false at the safest point (then the controller's fallback is the net). */
   get atSafest(): boolean {
     return this.#state.current.side === 0 && this.#state.current.level === 0;
@@ -411,7 +417,7 @@ export class Calibrator {
       const clamped = this.#clamp(p);
       if (clamped.side === current.side && clamped.level === current.level) return;
       if (out.some((c) => c.side === clamped.side && c.level === clamped.level)) return;
-      const verdict = this.#good(clamped) ? 'good' : this.#bad(clamped) ? 'bad' : 'undecided';
+      const verdict = this.verdictAt(clamped);
       const k = this.#index(clamped);
       const samples = Math.round(counts[k]! * 10) / 10;
       const stalled = verdict === 'undecided' && this.#stalled(clamped);

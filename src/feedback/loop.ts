@@ -2,8 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Answer } from '../answer.ts';
 import { encodeJpeg } from '../codec/index.ts';
 import type { CodecLimits } from '../codec/types.ts';
-import { SIDES } from '../policy/actions.ts';
+import { QUALITIES, SIDES } from '../policy/actions.ts';
 import { FixedQualityPolicy } from '../policy/fixed.ts';
+import { QualityLadderPolicy } from '../policy/ladder.ts';
 import type { DecisionContext, OperatingPoint, Policy } from '../policy/types.ts';
 import type { ProviderName, TaskKind } from '../providers/types.ts';
 import {
@@ -71,6 +72,13 @@ interface Tracked {
    * policy's ladder, so that a model's predictions are trusted only once references show they hold on this backend.
    */
   safeRung?: boolean;
+  /**
+   * Set when the model's strictest level failed its test on this backend at the current side: the levels are then a
+   * model-free quality ladder from the safe rung down (`modelFreeLadder`), until another model goes live.
+   */
+  ladder?: QualityLadderPolicy;
+  /** What the calibrated state was learnt for (the store's modelId): the live model's id, or the ladder's. */
+  calibrationId?: string;
   /** The operation has a documented working side: calibration may go above it (side 0) when it fails. */
   capped: boolean;
 }
@@ -85,6 +93,11 @@ export class LearningLoop implements LearningHooks {
   readonly #options: LearningLoopOptions;
   readonly #controllers = new Map<string, Tracked>();
   readonly #pending = new Set<Promise<void>>();
+  /**
+   * Which calibrator planned each grid point handed out: a sample that comes back after its key's calibrator was
+   * replaced (a new model, the model-free ladder) is of another grid, and must not be recorded on the new one.
+   */
+  readonly #planners = new WeakMap<GridPoint, Calibrator>();
 
   constructor(options: LearningLoopOptions) {
     this.#options = options;
@@ -118,6 +131,8 @@ export class LearningLoop implements LearningHooks {
         return;
       }
       const choice = calibrator.route(granted);
+      for (const grid of [choice.grid, ...choice.probes.map((probe) => probe.grid)])
+        this.#planners.set(grid, calibrator);
       const probes = choice.probes.map((probe) => ({ ...this.#atGrid(tracked[i]!, probe), grid: probe.grid }));
       slot.plan = {
         route,
@@ -130,6 +145,7 @@ export class LearningLoop implements LearningHooks {
 
   /** Who decides at a calibration grid point, and at which of its own levels: the safe rung, or the live policy. */
   #atGrid(tracked: Tracked, at: { point: OperatingPoint; grid: GridPoint }): Omit<ShadowPlan, 'grid'> {
+    if (tracked.ladder) return { policy: tracked.ladder, point: at.point };
     if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
     if (at.grid.level === 0) return { policy: this.#safeRung(), point: { ...at.point, level: 0 } };
     return { policy: this.#options.policy, point: { ...at.point, level: at.grid.level - 1 } };
@@ -171,10 +187,22 @@ export class LearningLoop implements LearningHooks {
     return Object.fromEntries([...this.#controllers].map(([key, { controller }]) => [key, controller.snapshot()]));
   }
 
-  /** Each calibrated provider/operation's operating point and evidence (status page, metrics, readiness). */
-  calibration(): Record<string, CalibrationSnapshot> {
+  /**
+   * Each calibrated provider/operation's operating point and evidence (status page, metrics, readiness), and what
+   * its levels are: the live policy's (`levels` its id), or the model-free ladder's after the model failed here.
+   */
+  calibration(): Record<string, CalibrationSnapshot & { levels: string }> {
     return Object.fromEntries(
-      [...this.#controllers].flatMap(([key, { calibrator }]) => (calibrator ? [[key, calibrator.snapshot()]] : [])),
+      [...this.#controllers].flatMap(([key, tracked]) =>
+        tracked.calibrator
+          ? [
+              [
+                key,
+                { ...tracked.calibrator.snapshot(), levels: tracked.ladder?.id ?? this.#policyFor(tracked.context).id },
+              ],
+            ]
+          : [],
+      ),
     );
   }
 
@@ -233,7 +261,18 @@ export class LearningLoop implements LearningHooks {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
         const start = tracked.capped ? 1 : 0;
-        this.#newCalibrator(tracked, key, policy, start, stored?.modelId === policy.id ? stored.state : undefined);
+        const ladder = this.#modelFreeLadder(policy);
+        if (stored && stored.modelId === ladder.id) {
+          this.#newCalibrator(tracked, key, policy, start, { state: stored.state, ladder });
+        } else {
+          this.#newCalibrator(
+            tracked,
+            key,
+            policy,
+            start,
+            stored?.modelId === policy.id ? { state: stored.state } : {},
+          );
+        }
       }
       this.#controllers.set(key, tracked);
     }
@@ -251,14 +290,26 @@ export class LearningLoop implements LearningHooks {
    * 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
    * very model, when there is one, says where it already is.
    */
-  #newCalibrator(tracked: Tracked, key: string, policy: Policy, side: number, state?: CalibrationState): void {
+  #newCalibrator(
+    tracked: Tracked,
+    key: string,
+    policy: Policy,
+    side: number,
+    options: {
+      state?: CalibrationState;
+      ladder?: QualityLadderPolicy;
+      firstSteps?: { side?: number; level?: number };
+    } = {},
+  ): void {
     const calibration = this.#options.calibration!;
-    const safeRung = policy.ladderKind === 'agreement';
+    const { state, ladder } = options;
+    const safeRung = !ladder && policy.ladderKind === 'agreement';
     const rung = safeRung ? 1 : 0;
-    const levels = rung + (policy.ladder?.length ?? 1);
+    const levels = ladder ? ladder.ladder.length : rung + (policy.ladder?.length ?? 1);
     const start = { side, level: 0 };
     const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
-    const firstSteps = trained + rung > 0 ? { level: trained + rung } : {};
+    const firstSteps = options.firstSteps ?? (trained + rung > 0 ? { level: trained + rung } : {});
+    const calibrationId = ladder?.id ?? policy.id;
     const calibrator = new Calibrator(
       calibration.config,
       {
@@ -270,12 +321,50 @@ export class LearningLoop implements LearningHooks {
       },
       {
         ...(state ? { state } : {}),
-        onEvent: (event) => this.#options.logger.info({ key, ...event, modelId: policy.id }, 'calibration moved'),
+        onEvent: (event) => this.#options.logger.info({ key, ...event, modelId: calibrationId }, 'calibration moved'),
       },
     );
-    calibration.store?.set(key, { modelId: policy.id, state: calibrator.state() });
+    calibration.store?.set(key, { modelId: calibrationId, state: calibrator.state() });
     tracked.calibrator = calibrator;
     tracked.safeRung = safeRung;
+    tracked.calibrationId = calibrationId;
+    if (ladder) tracked.ladder = ladder;
+    else delete tracked.ladder;
+  }
+
+  /**
+   * The levels a key falls back to when its model's predictions do not hold on this backend: the safe quality, then
+   * the grid's qualities below it, at the calibrated side (a rule: propensity 1). Model-free, so monotone by
+   * construction, and calibration walks it down as the references allow.
+   */
+  #modelFreeLadder(policy: Policy): QualityLadderPolicy {
+    const safe = this.#options.controller.safeQuality ?? 75;
+    const below = QUALITIES.filter((q) => q < safe && q >= 15).sort((a, b) => b - a);
+    const qualities = [safe, ...below];
+    return new QualityLadderPolicy(qualities, `${policy.id}:model-free-q${qualities.join('-')}`);
+  }
+
+  /**
+   * The model's strictest level (grid level 1, the threshold closest to certainty) failed its test at the side
+   * clients get now: then every level of this model does there and at every smaller side (the region rule), and the
+   * only level left is the safe rung. Instead of stopping at q75, switch this key's levels to the model-free ladder,
+   * from the current side (its side search carries on from the same step). A new model gets its own chance.
+   */
+  #leaveModelLevelsIfFailed(tracked: Tracked, key: string): void {
+    const calibrator = tracked.calibrator;
+    if (!calibrator || !tracked.safeRung || tracked.ladder) return;
+    const { current } = calibrator.snapshot();
+    if (current.level !== 0 || calibrator.verdictAt({ side: current.side, level: 1 }) !== 'bad') return;
+    const policy = this.#policyFor(tracked.context);
+    const ladder = this.#modelFreeLadder(policy);
+    this.#options.logger.warn(
+      { key, modelId: policy.id, side: current.side, levels: ladder.id },
+      "calibration: the model's strictest level loses answers on this backend; its levels give way to a model-free ladder",
+    );
+    this.#newCalibrator(tracked, key, policy, current.side, {
+      ladder,
+      firstSteps: { side: calibrator.state().steps.side, level: 2 },
+    });
   }
 
   #policyFor(context: DecisionContext): Policy {
@@ -462,12 +551,13 @@ export class LearningLoop implements LearningHooks {
     const tracked = this.#controllers.get(slot.key);
     if (!tracked) return;
     const { calibrator, controller } = tracked;
-    if (calibrator && grid) {
+    if (calibrator && grid && this.#planners.get(grid) === calibrator) {
       calibrator.record(grid, agreement);
       this.#options.calibration?.store?.set(slot.key, {
-        modelId: controller.snapshot().modelId,
+        modelId: tracked.calibrationId ?? controller.snapshot().modelId,
         state: calibrator.state(),
       });
+      this.#leaveModelLevelsIfFailed(tracked, slot.key);
     }
     controller.record({
       agreement,

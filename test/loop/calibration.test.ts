@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { request } from 'undici';
+import { estimateJpegQuality } from '../../src/codec/jpeg-quality.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../../testkit/images.ts';
 import { startTestRuntime } from '../helpers/runtime.ts';
@@ -241,6 +242,84 @@ describe('online calibration with references that judge nothing', () => {
       assert.ok(references.every((l) => l.type === 'reference' && l.answer?.labels.length === 0));
     } finally {
       await runtime.close();
+    }
+  });
+});
+
+/**
+ * A backend on which the shipped model's predictions do not hold: it reads the right label only in uploads of JPEG
+ * quality 40 to 80 (a model trained elsewhere expects nothing of the kind). The model's strictest level loses answers
+ * here, so its levels must give way to the model-free quality ladder, and calibration must walk that ladder down to
+ * the lowest quality that still reads the label (45), never below it.
+ */
+describe('online calibration when the model does not hold on the backend', () => {
+  let upstream: FakeUpstream;
+  const photos: Buffer[] = [];
+
+  before(async () => {
+    upstream = await startFakeUpstream(async (r) => {
+      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+      const quality = estimateJpegQuality(image)?.quality ?? 0;
+      return {
+        body: JSON.stringify({ Labels: [{ Name: quality >= 40 && quality <= 80 ? 'Dog' : 'Cat', Confidence: 90 }] }),
+      };
+    });
+    for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 640 + 16 * i, height: 480, quality: 95 }));
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  test("the model's levels give way to a model-free quality ladder, walked down to what the backend reads", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'adacompress-model-free-'));
+    const settings = {
+      referenceProbability: 0.05,
+      referenceBudgetPerMinute: 100_000,
+      calibrationReferenceProbability: 1,
+      decisionLog: path.join(dir, 'decisions.jsonl'),
+    };
+    const runtime = await startTestRuntime(upstream.url, settings);
+    const key = 'rekognition/DetectLabels';
+    const clientLabels = new Set<string>();
+    let requests = 0;
+    try {
+      const model = runtime.runtime.loop.calibration()[key];
+      for (let i = 0; i < 1500; i++) {
+        requests++;
+        const { labels } = await detectLabels(runtime.url, photos[i % photos.length]!);
+        for (const name of labels) clientLabels.add(name);
+        if (i % 20 === 19) await runtime.runtime.loop.drain(5000);
+        const at = runtime.runtime.loop.calibration()[key];
+        if (at?.levels.includes('model-free') && at.current.level >= 3 && !at.calibrating) break;
+      }
+      await runtime.runtime.loop.drain(5000);
+      const at = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(model, undefined, 'no calibration before the first request');
+      assert.match(at.levels, /:model-free-q75-65-55-45-35-25-15$/, `levels: ${at.levels}`);
+      assert.equal(
+        at.current.level,
+        3,
+        `settled on q45, the lowest the backend reads, after ${requests}: ${JSON.stringify(at)}`,
+      );
+      assert.deepEqual([...clientLabels], ['Dog'], 'no client ever got an answer the backend misread');
+      const lines = await runtime.logLines();
+      const ladderDecisions = lines.filter((l) => l.type === 'decision' && String(l.modelId).includes('model-free'));
+      assert.ok(ladderDecisions.length > 0, 'decisions at the ladder are logged with its id');
+      await runtime.runtime.shutdown();
+
+      // A restart keeps the ladder and its point: the model is not tried again on this backend until another goes live.
+      const again = await startTestRuntime(upstream.url, settings);
+      try {
+        await detectLabels(again.url, photos[0]!);
+        const restored = again.runtime.loop.calibration()[key]!;
+        assert.equal(restored.levels, at.levels);
+        assert.deepEqual(restored.current, at.current);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await runtime.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
