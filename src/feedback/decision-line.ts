@@ -41,6 +41,7 @@ export function decisionLine(exchange: Exchange, slot: SlotWork, id: string): De
             level: slot.plan.point.level,
             probe: slot.plan.isProbe ?? false,
             ...(slot.plan.point.aboveWorkingSide ? { aboveWorkingSide: true } : {}),
+            ...(slot.plan.point.maxQuality !== undefined ? { maxQuality: slot.plan.point.maxQuality } : {}),
           },
         }
       : {}),

@@ -148,7 +148,11 @@ export class LearningLoop implements LearningHooks {
     if (tracked.ladder) return { policy: tracked.ladder, point: at.point };
     if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
     if (at.grid.level === 0) return { policy: this.#safeRung(), point: { ...at.point, level: 0 } };
-    return { policy: this.#options.policy, point: { ...at.point, level: at.grid.level - 1 } };
+    // Never more than the safe rung at this point: the model chooses the quality at the point's side, up to the safe
+    // quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more bytes
+    // than the rung below them, and the grid's "cheaper" was not).
+    const maxQuality = this.#options.controller.safeQuality ?? 75;
+    return { policy: this.#options.policy, point: { ...at.point, level: at.grid.level - 1, maxQuality } };
   }
 
   #safeRung(): Policy {

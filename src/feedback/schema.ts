@@ -90,6 +90,8 @@ function buildSchemas(strict: boolean, providers?: readonly string[]) {
       probe: z.boolean(),
       /** Sent above the API's documented working side (calibration found that ceiling loses answers). */
       aboveWorkingSide: z.boolean().optional(),
+      /** A ceiling too: at most this quality and the floor's side (a model's level on a safe-rung grid). */
+      maxQuality: z.number().int().min(1).max(100).optional(),
     }).optional(),
     /** The reference sampler's verdict: the probability it drew with, and whether a reference upload follows. */
     reference: object({ probability: z.number().min(0).max(1), requested: z.boolean() }).optional(),

@@ -84,9 +84,26 @@ export interface Candidate {
 /**
  * The distinct things an image may be sent as under a list of actions: fitted to the API's limits, deduplicated (on a
  * small image many sides send the stored size), and never below the operating point's floor resolution (null: only
- * the largest size the limits allow).
+ * the largest size the limits allow). With `maxQuality` (and a floor), never above the floor's side nor that quality
+ * either, unless no action fits under that ceiling.
  */
 export function candidatesFor(
+  actions: readonly EncodeAction[],
+  image: ImageSize,
+  limits: ImageLimits | undefined,
+  floor: number | null | undefined,
+  maxQuality?: number,
+): Candidate[] {
+  const all = floorCandidates(actions, image, limits, floor);
+  if (maxQuality === undefined || floor === undefined) return all;
+  const floorSide = Math.min(...all.map((c) => sentLongSide(c.action, image, limits) ?? Number.POSITIVE_INFINITY));
+  const capped = all.filter(
+    (c) => c.action.quality <= maxQuality && (sentLongSide(c.action, image, limits) ?? 0) <= floorSide,
+  );
+  return capped.length > 0 ? capped : all;
+}
+
+function floorCandidates(
   actions: readonly EncodeAction[],
   image: ImageSize,
   limits: ImageLimits | undefined,

@@ -149,7 +149,8 @@ export class OnnxPolicy implements Policy {
     context: Pick<DecisionContext, 'limits' | 'point'> = {},
   ): Promise<Decision> {
     const outputs = await this.outputs(features);
-    let candidates = candidatesFor(this.actions, image, context.limits, context.point?.floor);
+    const point = context.point;
+    let candidates = candidatesFor(this.actions, image, context.limits, point?.floor, point?.maxQuality);
     // An image under the API's minimum has no candidate: the stored size is all there is (the API answers its error).
     if (candidates.length === 0) candidates = [{ index: 0, action: { quality: this.actions[0]!.quality } }];
     const probabilities = this.#distribution(outputs, candidates, context.point?.level);

@@ -14,6 +14,11 @@ export interface OperatingPoint {
    * backend (it works at a higher resolution than documented), so the stored size goes as it is.
    */
   aboveWorkingSide?: boolean;
+  /**
+   * A ceiling as well as a floor: the policy sends at most this JPEG quality and at most the floor's side (so, on a
+   * safe-rung grid, a model's level never sends more than the safe rung at the same point). Absent = no ceiling.
+   */
+  maxQuality?: number;
 }
 
 /** Where a decision is made: policies may be chosen per provider and operation. */

@@ -63,6 +63,7 @@ export async function readLoggedSamples(path: string, key: string): Promise<Logg
               floor: decision.point.floor,
               level: decision.point.level,
               ...(decision.point.aboveWorkingSide ? { aboveWorkingSide: true } : {}),
+              ...(decision.point.maxQuality !== undefined ? { maxQuality: decision.point.maxQuality } : {}),
             },
           }
         : {}),
@@ -221,7 +222,7 @@ export function fitFromLogs(samples: readonly LoggedDecision[], config: TrainCon
   const targetAt = (threshold: number): TargetPolicy => ({
     sends: (s, i) => {
       const at = limitsAt(limits, s);
-      const candidates = candidatesFor(gridActions, s, at, s.point?.floor);
+      const candidates = candidatesFor(gridActions, s, at, s.point?.floor, s.point?.maxQuality);
       const k = thresholdChoice({ candidates }, heads[i]!, threshold, allowed);
       return effectiveAction(gridActions[k]!, s, at) ?? s.action;
     },

@@ -305,6 +305,15 @@ describe('online calibration when the model does not hold on the backend', () =>
       const lines = await runtime.logLines();
       const ladderDecisions = lines.filter((l) => l.type === 'decision' && String(l.modelId).includes('model-free'));
       assert.ok(ladderDecisions.length > 0, 'decisions at the ladder are logged with its id');
+      // Before the switch, the model's own levels were probed: under the safe rung's ceiling, never above quality 75.
+      const modelDecisions = lines.flatMap((l) =>
+        l.type === 'decision' && l.point && l.modelId === at.levels.split(':')[0] ? [l] : [],
+      );
+      assert.ok(modelDecisions.length > 0, 'the model decided some probes');
+      assert.ok(
+        modelDecisions.every((l) => l.point?.maxQuality === 75 && l.action.quality <= 75),
+        JSON.stringify(modelDecisions.map((l) => [l.point, l.action])),
+      );
       await runtime.runtime.shutdown();
 
       // A restart keeps the ladder and its point: the model is not tried again on this backend until another goes live.

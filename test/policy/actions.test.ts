@@ -32,3 +32,17 @@ test('candidates: distinct per image, floored by the operating point, and the gr
     'floor null: the stored size only',
   );
 });
+
+test('candidates under a ceiling: the floor side only, at most that quality; the full set when nothing fits under it', () => {
+  const photo = { width: 4032, height: 3024 };
+  const capped = candidatesFor(gridActions, photo, rekognition, 1024, 75);
+  assert.deepEqual(
+    capped.map((c) => c.action),
+    [5, 15, 25, 35, 45, 55, 65, 75].map((quality) => ({ quality, maxSide: 1024 })),
+  );
+  // A 500-px photo at a 1024 floor: the stored size is all it has, at up to quality 75.
+  const small = candidatesFor(gridActions, { width: 500, height: 375 }, rekognition, 1024, 75);
+  assert.ok(small.length === 8 && small.every((c) => c.action.maxSide === undefined && c.action.quality <= 75));
+  const none = candidatesFor(gridActions, photo, rekognition, 1024, 1);
+  assert.deepEqual(none, candidatesFor(gridActions, photo, rekognition, 1024), 'no action at quality 1: the floor set');
+});
