@@ -47,7 +47,7 @@ export interface Batch {
 
 /** A trace as a report note's words. */
 export const describeTrace = (trace: CalibrationTrace): string =>
-  `moves ${trace.moves.join('; ') || 'none'}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}`;
+  `moves ${trace.moves.join('; ') || 'none'}${trace.ladderFrom ? `; the model's levels gave way to the model-free ladder at request ${trace.ladderFrom}` : ''}; current ${trace.current}; last candidates (side, level): ${trace.candidates.join('; ') || 'none'}`;
 
 /** How calibration got where it ended: its moves, and its last candidates with their evidence. */
 export interface CalibrationTrace {
@@ -55,6 +55,8 @@ export interface CalibrationTrace {
   /** The last current point with its own evidence. */
   current: string;
   candidates: string[];
+  /** The batch end (in requests) by which the key's levels were the model-free ladder, if they became it. */
+  ladderFrom?: number;
 }
 
 export interface FixedRow {
@@ -144,7 +146,7 @@ export async function runScenario(
         if (sent === BATCH) {
           const now = await counters();
           const status = (await (await fetch(`${proxy.adminUrl}/status.json`)).json()) as {
-            calibration: Record<string, CalibrationSnapshot>;
+            calibration: Record<string, CalibrationSnapshot & { levels: string }>;
           };
           const calibration = status.calibration[scenario.key];
           const point = calibration?.point;
@@ -152,6 +154,9 @@ export async function runScenario(
             // Overwritten every batch: what is left is the last one's.
             const own = calibration.estimate;
             trace.current = `(${calibration.current.side}, ${calibration.current.level})${own ? `, ${own.samples.toFixed(1)} samples agreeing ${own.mean.toFixed(3)}` : ''}`;
+            if (trace.ladderFrom === undefined && calibration.levels.includes(':model-free-')) {
+              trace.ladderFrom = (batches.length + 1) * BATCH;
+            }
             trace.candidates = calibration.candidates.map(
               (c) =>
                 `(${c.side}, ${c.level}) ${c.verdict}, ${c.samples} samples${c.mean === null ? '' : ` agreeing ${c.mean.toFixed(3)}`}`,

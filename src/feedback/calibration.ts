@@ -53,8 +53,9 @@ export const calibrationConfigSchema = z.object({
   /**
    * Evidence weight kept per new sample at the key (0.9995: about the last 2000 samples count), so that a backend
    * that changed shows and a verdict, right or wrong, is tried again. While calibrating a candidate gets a quarter of
-   * the samples (it can hold about 500, enough for `stallSamples`); once settled, one in about 15 (about 130), so a
-   * bad verdict fades in time and re-opens the boost for that candidate: that is how a false "bad" is re-tested.
+   * the samples (it can hold about 500, enough for `stallSamples`). Once settled, a bad verdict fades in time, and
+   * that candidate then gets the settled re-checks, one sample in five (about 400): that is how a false "bad" is
+   * re-tested.
    */
   memory: z.number().min(0).max(1).default(0.9995),
   /**
@@ -79,10 +80,10 @@ export const calibrationConfigSchema = z.object({
   /**
    * Own samples after which a candidate still undecided counts as stalled: it agrees about as well as the target (at
    * the defaults, 17-23% of tests of a point agreeing 0.975-0.985 are undecided at 300, 13% at 0.99: the figures of
-   * scripts/calibration-test-oc.ts), and the test may need many hundreds more. The
-   * step in its dimension then halves: a nearer candidate agrees better and is decided sooner (the stalled one's
-   * samples are kept). A stalled candidate at step 1 no longer keeps the reference boost on: calibration is settled
-   * when every candidate is decided or stalled, and the stalled ones are re-checked at the settled rate.
+   * scripts/calibration-test-oc.ts), and the test may need many hundreds more. The step in its dimension then
+   * halves: a nearer candidate agrees better and is decided sooner (the stalled one's samples are kept). A stalled
+   * candidate at step 1 no longer keeps the reference boost on: calibration is settled when every candidate is
+   * decided or stalled, and the stalled ones are re-checked at the settled rate.
    */
   stallSamples: z.number().int().positive().default(300),
   /**
@@ -515,6 +516,33 @@ export class Calibrator {
 
 /** A candidate still being decided: undecided, and short of `stallSamples` of its own. */
 const isOpen = (c: Candidate) => c.verdict === 'undecided' && !c.stalled;
+
+/**
+ * A state for a grid of the same sides and `levels` levels whose level 0 is the same action as `state`'s (the safe
+ * rung): level 0's evidence at every side, the current side and the side step are carried over, every other level
+ * starts afresh (its first candidate `levelStep` away). What a key keeps when its levels are replaced under it.
+ */
+export function carryLevelZero(state: CalibrationState, levels: number, levelStep: number): CalibrationState {
+  const size = state.sides.length * levels;
+  const counts = new Array<number>(size).fill(0);
+  const sums = new Array<number>(size).fill(0);
+  state.sides.forEach((_, side) => {
+    counts[side * levels] = state.counts[side * state.levels]!;
+    sums[side * levels] = state.sums[side * state.levels]!;
+  });
+  return {
+    sides: [...state.sides],
+    levels,
+    current: { side: state.current.side, level: 0 },
+    steps: { side: state.steps.side, level: Math.max(1, levelStep) },
+    counts,
+    sums,
+    samples: state.samples,
+    moves: state.moves,
+    exploring: true,
+    stalled: [],
+  };
+}
 
 export interface Hypotheses {
   /** ln(p1 / p0) and ln((1 - p1) / (1 - p0)): what one agreeing and one disagreeing sample add. */

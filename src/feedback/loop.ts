@@ -24,6 +24,7 @@ import {
   type CalibrationSnapshot,
   type CalibrationState,
   Calibrator,
+  carryLevelZero,
   type GridPoint,
 } from './calibration.ts';
 import type { CalibrationStore } from './calibration-store.ts';
@@ -352,7 +353,8 @@ export class LearningLoop implements LearningHooks {
    * The model's strictest level (grid level 1, the threshold closest to certainty) failed its test at the side
    * clients get now: then every level of this model does there and at every smaller side (the region rule), and the
    * only level left is the safe rung. Instead of stopping at q75, switch this key's levels to the model-free ladder,
-   * from the current side (its side search carries on from the same step). A new model gets its own chance.
+   * from the current side; the side search carries on (the safe rung's evidence at every side, and the side step).
+   * A new model gets its own chance.
    */
   #leaveModelLevelsIfFailed(tracked: Tracked, key: string): void {
     const calibrator = tracked.calibrator;
@@ -365,9 +367,10 @@ export class LearningLoop implements LearningHooks {
       { key, modelId: policy.id, side: current.side, levels: ladder.id },
       "calibration: the model's strictest level loses answers on this backend; its levels give way to a model-free ladder",
     );
+    // The ladder's first rung is the safe rung: what was learnt about it at every side still holds.
     this.#newCalibrator(tracked, key, policy, current.side, {
       ladder,
-      firstSteps: { side: calibrator.state().steps.side, level: 2 },
+      state: carryLevelZero(calibrator.state(), ladder.ladder.length, 2),
     });
   }
 

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type CalibrationGrid, Calibrator, type GridPoint, wilson } from '../../src/feedback/calibration.ts';
+import {
+  type CalibrationGrid,
+  Calibrator,
+  carryLevelZero,
+  type GridPoint,
+  wilson,
+} from '../../src/feedback/calibration.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 
 const SIDES = [null, 2048, 1536, 1024, 768, 512, 384, 256];
@@ -254,6 +260,28 @@ describe('online calibration', () => {
     calibrator.onDrift();
     assert.deepEqual(calibrator.snapshot().current, { side: 2, level: 2 });
     assert.equal(calibrator.snapshot().estimate, null);
+  });
+
+  test("levels replaced under a key keep the safe rung's evidence at every side, and nothing of the other levels", () => {
+    const calibrator = new Calibrator({}, grid(9, { side: 2, level: 0 }), { rng: seededRng(5) });
+    for (let i = 0; i < 20; i++) {
+      calibrator.record({ side: 2, level: 0 }, 1);
+      calibrator.record({ side: 3, level: 0 }, i % 10 === 0 ? 0 : 1);
+      calibrator.record({ side: 2, level: 4 }, 0);
+    }
+    const before = calibrator.state();
+    const carried = carryLevelZero(before, 7, 2);
+    const ladder = new Calibrator({}, { sides: SIDES, levels: 7, start: { side: 0, level: 0 } }, { state: carried });
+    const after = ladder.state();
+    assert.deepEqual(after.current, { side: 2, level: 0 }, 'where clients were, not the grid start');
+    assert.equal(after.levels, 7);
+    for (const side of [2, 3]) {
+      assert.equal(after.counts[side * 7], before.counts[side * 9], `side ${side}: level 0 samples carried`);
+      assert.equal(after.sums[side * 7], before.sums[side * 9]);
+    }
+    assert.equal(after.counts.filter((n, k) => k % 7 !== 0 && n > 0).length, 0, 'other levels start afresh');
+    assert.deepEqual(after.steps, { side: before.steps.side, level: 2 });
+    assert.equal(ladder.snapshot().calibrating, true, 'its new levels are explored');
   });
 
   test('its state round-trips (a restart starts where it was), and a state of another grid is refused', () => {
