@@ -8,7 +8,7 @@
  *   node scripts/calibration-test-oc.ts [--runs 20000] [--probes-per-reference 3]
  */
 import { parseArgs } from 'node:util';
-import { calibrationConfigSchema, pointTest, sprtLlr, wilson } from '../src/feedback/calibration.ts';
+import { calibrationConfigSchema, passFarOff, pointTest, sprtLlr } from '../src/feedback/calibration.ts';
 import { seededRng } from '../src/policy/rng.ts';
 
 const { values } = parseArgs({
@@ -32,12 +32,6 @@ console.log(
   '| agreement | passes | median samples to a verdict | undecided at stallSamples | as a candidate: passes | stalls | median samples to a verdict or a stall |',
 );
 console.log('|---|---|---|---|---|---|---|');
-/** The calibrator's futility rule (its FUTILITY_SAMPLES and `futilityZ`). */
-const FUTILITY_SAMPLES = 100;
-const futile = (sum: number, n: number) =>
-  config.futilityZ > 0 &&
-  n >= FUTILITY_SAMPLES &&
-  wilson(sum / n, n, config.futilityZ).high < config.target + config.marginAbove;
 for (const p of [0.95, 0.96, 0.965, 0.97, 0.975, 0.98, 0.985, 0.99, 0.995, 1]) {
   let passed = 0;
   let undecidedAtStall = 0;
@@ -56,7 +50,7 @@ for (const p of [0.95, 0.96, 0.965, 0.97, 0.975, 0.98, 0.985, 0.99, 0.995, 1]) {
       const llr = sprtLlr(sum, n, test.hypotheses);
       if (llr >= test.good) verdict = 'good';
       else if (llr <= test.bad) verdict = 'bad';
-      else if (stalledAt === undefined && (n >= config.stallSamples || futile(sum, n))) stalledAt = n;
+      else if (stalledAt === undefined && (n >= config.stallSamples || passFarOff(sum, n, config))) stalledAt = n;
     }
     if (verdict === 'good') passed++;
     if (n >= config.stallSamples) undecidedAtStall++;

@@ -191,6 +191,15 @@ const FOCUS_SAMPLES = 150;
 /** Own samples before `futilityZ` may stall a candidate: fewer say too little about a point agreeing near 0.99. */
 const FUTILITY_SAMPLES = 100;
 
+/**
+ * The futility rule (`futilityZ`): `n` own samples summing to `sum` already say a pass is far off, their upper Wilson
+ * bound under the "good" hypothesis.
+ */
+export function passFarOff(sum: number, n: number, config: z.output<typeof calibrationConfigSchema>): boolean {
+  const { futilityZ, target, marginAbove } = config;
+  return futilityZ > 0 && n >= FUTILITY_SAMPLES && wilson(sum / n, n, futilityZ).high < target + marginAbove;
+}
+
 export class Calibrator {
   readonly config: Readonly<z.output<typeof calibrationConfigSchema>>;
   readonly #sides: readonly (number | null)[];
@@ -307,6 +316,11 @@ export class Calibrator {
   verdictAt(p: GridPoint): Candidate['verdict'] {
     if (!this.#inGrid(p)) return 'undecided';
     return this.#good(p) ? 'good' : this.#bad(p) ? 'bad' : 'undecided';
+  }
+
+  /** The point clients get now (what `snapshot()` says, without building the rest of it). */
+  get current(): GridPoint {
+    return { ...this.#state.current };
   }
 
   /** Whether calibration has room to act: false at the safest point (then the controller's fallback is the net). */
@@ -467,12 +481,7 @@ export class Calibrator {
     const { stalled, counts } = this.#state;
     if (stalled.includes(k)) return true;
     const n = counts[k]!;
-    const { futilityZ, target, marginAbove } = this.config;
-    const futile =
-      futilityZ > 0 &&
-      n >= FUTILITY_SAMPLES &&
-      wilson(this.#state.sums[k]! / n, n, futilityZ).high < target + marginAbove;
-    if (n < this.config.stallSamples && !futile) return false;
+    if (n < this.config.stallSamples && !passFarOff(this.#state.sums[k]!, n, this.config)) return false;
     stalled.push(k);
     return true;
   }

@@ -152,13 +152,17 @@ export class LearningLoop implements LearningHooks {
     // Never more than the safe rung at this point: the model chooses the quality at the point's side, up to the safe
     // quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more bytes
     // than the rung below them, and the grid's "cheaper" was not).
-    const maxQuality = this.#options.controller.safeQuality ?? 75;
-    return { policy: this.#options.policy, point: { ...at.point, level: at.grid.level - 1, maxQuality } };
+    const point = { ...at.point, level: at.grid.level - 1, maxQuality: this.#safeQuality };
+    return { policy: this.#options.policy, point };
+  }
+
+  /** Calibration's safe rung and the model-free ladder's first rung: the controller's safe quality. */
+  get #safeQuality(): number {
+    return this.#options.controller.safeQuality ?? 75;
   }
 
   #safeRung(): Policy {
-    const quality = this.#options.controller.safeQuality ?? 75;
-    return safePolicy(quality, `calibration-safe-q${quality}`);
+    return safePolicy(this.#safeQuality, `calibration-safe-q${this.#safeQuality}`);
   }
 
   /** Log the decisions and, when the plan asked for one, schedule the reference upload. Never throws. */
@@ -198,16 +202,11 @@ export class LearningLoop implements LearningHooks {
    */
   calibration(): Record<string, CalibrationSnapshot & { levels: string }> {
     return Object.fromEntries(
-      [...this.#controllers].flatMap(([key, tracked]) =>
-        tracked.calibrator
-          ? [
-              [
-                key,
-                { ...tracked.calibrator.snapshot(), levels: tracked.ladder?.id ?? this.#policyFor(tracked.context).id },
-              ],
-            ]
-          : [],
-      ),
+      [...this.#controllers].flatMap(([key, tracked]) => {
+        if (!tracked.calibrator) return [];
+        const levels = tracked.ladder?.id ?? this.#policyFor(tracked.context).id;
+        return [[key, { ...tracked.calibrator.snapshot(), levels }]];
+      }),
     );
   }
 
@@ -266,18 +265,15 @@ export class LearningLoop implements LearningHooks {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
         const start = tracked.capped ? 1 : 0;
+        // A stored state is kept for the levels it was learnt on: this model's, or its model-free ladder's.
         const ladder = this.#modelFreeLadder(policy);
-        if (stored && stored.modelId === ladder.id) {
-          this.#newCalibrator(tracked, key, policy, start, { state: stored.state, ladder });
-        } else {
-          this.#newCalibrator(
-            tracked,
-            key,
-            policy,
-            start,
-            stored?.modelId === policy.id ? { state: stored.state } : {},
-          );
-        }
+        const restored =
+          stored?.modelId === ladder.id
+            ? { state: stored.state, ladder }
+            : stored?.modelId === policy.id
+              ? { state: stored.state }
+              : {};
+        this.#newCalibrator(tracked, key, policy, start, restored);
       }
       this.#controllers.set(key, tracked);
     }
@@ -343,7 +339,7 @@ export class LearningLoop implements LearningHooks {
    * construction, and calibration walks it down as the references allow.
    */
   #modelFreeLadder(policy: Policy): QualityLadderPolicy {
-    const safe = this.#options.controller.safeQuality ?? 75;
+    const safe = this.#safeQuality;
     const below = QUALITIES.filter((q) => q < safe && q >= 15).sort((a, b) => b - a);
     const qualities = [safe, ...below];
     return new QualityLadderPolicy(qualities, `${policy.id}:model-free-q${qualities.join('-')}`);
@@ -359,7 +355,7 @@ export class LearningLoop implements LearningHooks {
   #leaveModelLevelsIfFailed(tracked: Tracked, key: string): void {
     const calibrator = tracked.calibrator;
     if (!calibrator || !tracked.safeRung || tracked.ladder) return;
-    const { current } = calibrator.snapshot();
+    const current = calibrator.current;
     if (current.level !== 0 || calibrator.verdictAt({ side: current.side, level: 1 }) !== 'bad') return;
     const policy = this.#policyFor(tracked.context);
     const ladder = this.#modelFreeLadder(policy);
