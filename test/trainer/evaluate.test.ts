@@ -210,4 +210,32 @@ describe('decision logs over the grid', () => {
       await policy.release();
     }
   });
+
+  it('a logged quality ceiling (point.maxQuality) is replayed: the target sends what the proxy would have, at most that quality', async () => {
+    const result = fitFromLogs(uniformLogs(3000, 43), {
+      ...trainConfig(['--accuracy-target', '0.9']),
+      key: 'rekognition/DetectLabels',
+    });
+    const policy = await OnnxPolicy.fromBytes(result.bytes, { exploration: { kind: 'epsilon-greedy', epsilon: 0 } });
+    try {
+      // Logged at the stored size (floor null). Hard images need q45 there: uncapped, the model sends them above 35.
+      const at = (point: LoggedDecision['point']) => uniformLogs(200, 44).map((s) => ({ ...s, point }));
+      const sent = async (samples: LoggedDecision[]) => {
+        const target = await policyOnLogs(policy, samples, LIMITS);
+        return samples.map((s, i) => target.sends(s, i));
+      };
+      const free = await sent(at({ floor: null, level: 0 }));
+      assert.ok(
+        free.some((a) => a.quality > 35),
+        'without a ceiling some images go above q35 (else the test shows nothing)',
+      );
+      const capped = await sent(at({ floor: null, level: 0, maxQuality: 35 }));
+      for (const action of capped) {
+        assert.ok(action.quality <= 35, `sent q${action.quality} under a q35 ceiling`);
+        assert.equal(action.maxSide, undefined, "at the floor's side: the stored size");
+      }
+    } finally {
+      await policy.release();
+    }
+  });
 });
