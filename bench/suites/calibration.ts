@@ -57,6 +57,8 @@ interface RunMeasures {
   holdsFrom: number | undefined;
   referencesUntil: number;
   minimumWhileCalibrating: number;
+  /** Where that worst block was: its last request and the point serving at its end. */
+  worstBlock: { request: number; point: string } | undefined;
   meanAgreement: number;
   finalBytes: number;
   steadyReferences: number;
@@ -160,10 +162,13 @@ function measure(batches: Batch[]): RunMeasures {
   }
   const calibrating = batches.slice(0, holdsFrom + 1);
   const tail = batches.slice(-10);
+  const minimumWhileCalibrating = Math.min(...calibrating.map((b) => b.agreement));
+  const worst = calibrating.findIndex((b) => b.agreement === minimumWhileCalibrating);
   return {
     holdsFrom: holdsFrom < batches.length ? holdsFrom : undefined,
     referencesUntil: calibrating.reduce((s, b) => s + b.labelled, 0),
-    minimumWhileCalibrating: Math.min(...calibrating.map((b) => b.agreement)),
+    minimumWhileCalibrating,
+    worstBlock: worst >= 0 ? { request: (worst + 1) * BATCH, point: calibrating[worst]!.point } : undefined,
     meanAgreement: mean(batches.map((b) => b.agreement)),
     finalBytes: mean(tail.map((b) => b.bytes)),
     steadyReferences: tail.reduce((s, b) => s + b.references, 0) / (tail.length * BATCH),
@@ -175,7 +180,10 @@ function describeRun(m: RunMeasures, originalBytes: number): string {
     m.holdsFrom !== undefined
       ? `agreement holds ${TARGET} from request ${(m.holdsFrom + 1) * BATCH} (after ${m.referencesUntil} reference-labelled requests)`
       : `agreement never held ${TARGET} over the last 100 requests (${m.referencesUntil} reference-labelled requests)`;
-  return `${held}; mean agreement ${fmt(m.meanAgreement, 3)}; final ${fmt(m.finalBytes / 1024, 1)} KiB per image (originals ${fmt(originalBytes / 1024, 1)} KiB); paid references and probes in steady state ${fmt(100 * m.steadyReferences, 1)}% of requests.`;
+  const worst = m.worstBlock
+    ? `; worst 50 requests while calibrating ${fmt(m.minimumWhileCalibrating, 3)}, ending at request ${m.worstBlock.request} (point then ${m.worstBlock.point})`
+    : '';
+  return `${held}${worst}; mean agreement ${fmt(m.meanAgreement, 3)}; final ${fmt(m.finalBytes / 1024, 1)} KiB per image (originals ${fmt(originalBytes / 1024, 1)} KiB); paid references and probes in steady state ${fmt(100 * m.steadyReferences, 1)}% of requests.`;
 }
 
 /** Every run's value, then min, median and max: how far one run is from another. */
