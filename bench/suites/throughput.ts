@@ -122,8 +122,10 @@ export async function run(): Promise<BenchReport> {
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
-/** Decode + re-encode with the proxy's encoder settings (src/codec/encode.ts), `workers` at once, for `seconds`. */
-/** Images per second, and the mean KiB each encode made. */
+/**
+ * Decode + re-encode with the proxy's encoder settings (src/codec/encode.ts), `workers` at once, for `seconds`: images
+ * per second, and the mean KiB each encode made.
+ */
 async function bareLoop(
   photos: readonly Buffer[],
   workers: number,
