@@ -80,6 +80,14 @@ export const photosIn = (dir: string, match: (name: string) => boolean = () => t
     .map((n) => path.join(dir, n));
 
 /**
+ * Requests streamed for a scenario: its own count, or ADACOMPRESS_BENCH_REQUESTS (shorter for a quick look, longer to
+ * see where a search settles: the steady state of a slow one lies beyond the default streams).
+ */
+export function streamLength(scenario: Pick<Scenario, 'requests'>): number {
+  return Number(process.env.ADACOMPRESS_BENCH_REQUESTS) || scenario.requests;
+}
+
+/**
  * The offline table and the stream through the proxy, per 50 requests. `seed` draws the stream's photos: another seed
  * is another order of the same photos (the proxy's own draws, references and exploration, are unseeded anyway), so
  * several seeds show how much of one run is luck.
@@ -130,7 +138,7 @@ export async function runScenario(
       let judged = 0;
       let sent = 0;
       let before = await counters();
-      const requests = Number(process.env.ADACOMPRESS_BENCH_REQUESTS) || scenario.requests;
+      const requests = streamLength(scenario);
       for (let i = 0; i < requests; i++) {
         const index = Math.floor(rng() * images.length);
         const image = images[index]!;

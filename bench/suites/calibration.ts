@@ -20,7 +20,8 @@ import {
  * requests labelled by a reference (paid or reused), uploads paid beyond the clients' (references sent, probes), the
  * calibrated point. The best fixed (resolution, quality) action found offline on the same photos
  * and backend is the yardstick for the calibrated bytes.
- * ADACOMPRESS_BENCH_CALIBRATION=<part of a key> runs one scenario; ADACOMPRESS_BENCH_REQUESTS=<n> shortens the stream.
+ * ADACOMPRESS_BENCH_CALIBRATION=<part of a key> runs one scenario; ADACOMPRESS_BENCH_REQUESTS=<n> sets the stream's
+ * length (streamLength: longer streams show where a slow search settles).
  * ADACOMPRESS_BENCH_RUNS=<n> (default 1) streams each scenario n times, each with its own order of the photos (seeds
  * 7, 8, ...): one stream is one draw, so the per-batch table is the first run's, every run's figures are listed with
  * their spread, and a target holds only if it holds in every run (it is judged on the worst one).

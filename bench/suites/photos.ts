@@ -2,7 +2,7 @@ import path from 'node:path';
 import { sharedData } from '../../testkit/shared-data.ts';
 import { atLeast, type BenchReport } from '../lib/report.ts';
 import { fmt, mean } from '../lib/stats.ts';
-import { bestFixed, describeTrace, photosIn, runScenario, type Scenario } from '../lib/streaming.ts';
+import { bestFixed, describeTrace, photosIn, runScenario, type Scenario, streamLength } from '../lib/streaming.ts';
 
 /**
  * Bytes on photos of realistic size (../shared/data/images/photos: 1-12 MP phone and camera photos, q88-95): per
@@ -75,7 +75,7 @@ export async function run(): Promise<BenchReport> {
     targets,
     notes: [
       ...traces,
-      `${OPERATIONS[0]!.requests} requests per operation, photos drawn at random from ../shared/data/images/photos (people photos for the face operations); proxy figures over the last 300 requests; agreement with the answer to the photo at q75, stored size; the 3x target applies where the backend works at 640 px or less.`,
+      `${streamLength(OPERATIONS[0]!)} requests per operation, photos drawn at random from ../shared/data/images/photos (people photos for the face operations); proxy figures over the last 300 requests; agreement with the answer to the photo at q75, stored size; the 3x target applies where the backend works at 640 px or less.`,
     ],
   };
 }
