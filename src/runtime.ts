@@ -146,6 +146,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
               target: config.targetAgreement,
               calibratingReferenceProbability: config.calibrationReferenceProbability,
             },
+            levels: config.calibrationLevels,
             ...(calibrationStore ? { store: calibrationStore } : {}),
           },
         }

@@ -6,7 +6,7 @@ import { encodeJpeg } from '../../src/codec/encode.ts';
 import { inspectImage } from '../../src/codec/inspect.ts';
 import type { EncodeAction, InspectedImage } from '../../src/codec/types.ts';
 import { startEmulator } from '../../src/emulator/main.ts';
-import type { CalibrationSnapshot } from '../../src/feedback/calibration.ts';
+import { type CalibrationSnapshot, wilson } from '../../src/feedback/calibration.ts';
 import { rewardSpec } from '../../src/feedback/reward-spec.ts';
 import { candidatesFor } from '../../src/policy/actions.ts';
 import { seededRng } from '../../src/policy/rng.ts';
@@ -284,3 +284,38 @@ const keyOf = (action: EncodeAction) => `${action.quality}@${action.maxSide ?? '
 /** The cheapest fixed action reaching `target` (mean agreement), if any. */
 export const bestFixed = (fixed: readonly FixedRow[], target: number): FixedRow | undefined =>
   fixed.filter((f) => f.agreement >= target).sort((a, b) => a.bytes - b.bytes)[0];
+
+/**
+ * What a bytes target leaves calibration to certify: the fixed action that agrees most among those costing at most
+ * `ratio` times the yardstick's bytes (the cheaper of equals), if any.
+ */
+export const mostAgreeingWithin = (
+  fixed: readonly FixedRow[],
+  yardstick: FixedRow,
+  ratio: number,
+): FixedRow | undefined =>
+  fixed
+    .filter((f) => f.bytes <= yardstick.bytes * ratio && Number.isFinite(f.agreement))
+    .sort((a, b) => b.agreement - a.agreement || a.bytes - b.bytes)[0];
+
+/**
+ * Samples of one point that a one-sided 95% test needs to show that a point truly agreeing `agreement` agrees at
+ * least `target`, at even odds of passing: the least n at which the Wilson lower bound of that mean clears the target
+ * (about z^2 a (1 - a) / (a - target)^2; for a point that never disagrees, z^2 t / (1 - t)). A floor for any test: one
+ * that looks after every sample (as calibration's must) and passes such a point more often than half the time needs
+ * more. Infinite when the point agrees no better than the target.
+ */
+export function samplesToShow(agreement: number, target: number): number {
+  if (!(agreement > target)) return Number.POSITIVE_INFINITY;
+  const shows = (n: number) => wilson(Math.min(1, agreement), n, 1.645).low >= target;
+  let high = 1;
+  while (!shows(high)) high *= 2;
+  let low = high / 2;
+  // The bound rises with n at a fixed mean: the least n that shows it lies in (low, high].
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (shows(mid)) high = mid;
+    else low = mid;
+  }
+  return high;
+}

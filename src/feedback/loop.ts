@@ -58,9 +58,16 @@ export interface LearningLoopOptions {
   logger: FastifyBaseLogger;
   /** One proxy-made upload or its saving: a reference sent, reused (what was sent was the reference), failed; a probe. */
   onReference?: (provider: string, result: 'sent' | 'reused' | 'failed' | 'probe') => void;
-  /** Online calibration of each provider/operation's operating point; absent = off (the policies' own defaults). */
-  calibration?: { config: CalibrationConfig; store?: CalibrationStore };
+  /**
+   * Online calibration of each provider/operation's operating point; absent = off (the policies' own defaults).
+   * `levels`: what it walks below the safe quality for a model that predicts agreement: the model's thresholds
+   * (default), or the model-free quality ladder from the start (`#modelFreeLadder`).
+   */
+  calibration?: { config: CalibrationConfig; store?: CalibrationStore; levels?: 'model' | 'ladder' };
 }
+
+/** The model-free ladder's first candidate below the safe quality: two rungs down (q55 under q75). */
+const LADDER_FIRST_STEP = 2;
 
 interface Tracked {
   controller: Controller;
@@ -74,8 +81,9 @@ interface Tracked {
    */
   safeRung?: boolean;
   /**
-   * Set when the model's strictest level failed its test on this backend at the current side: the levels are then a
-   * model-free quality ladder from the safe rung down (`modelFreeLadder`), until another model goes live.
+   * Set when the model's strictest level failed its test on this backend at the current side, or from the start with
+   * `levels: 'ladder'`: the levels are then a model-free quality ladder from the safe rung down (`modelFreeLadder`);
+   * after a failure, until another model goes live.
    */
   ladder?: QualityLadderPolicy;
   /** What the calibrated state was learnt for (the store's modelId): the live model's id, or the ladder's. */
@@ -187,7 +195,8 @@ export class LearningLoop implements LearningHooks {
       if (tracked.calibrator) {
         // What the backend told us about resolution stays true; where the new model's levels hold is not known yet.
         const side = tracked.calibrator.snapshot().current.side;
-        this.#newCalibrator(tracked, key, this.#policyFor(tracked.context), side);
+        const policy = this.#policyFor(tracked.context);
+        this.#newCalibrator(tracked, key, policy, side, this.#ladderFirst(policy) ? this.#ladderStart(policy) : {});
       }
     }
   }
@@ -265,14 +274,17 @@ export class LearningLoop implements LearningHooks {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
         const start = tracked.capped ? 1 : 0;
-        // A stored state is kept for the levels it was learnt on: this model's, or its model-free ladder's.
+        // A stored state is kept for the levels it was learnt on: this model's, or its model-free ladder's. With
+        // levels "ladder" a state of the model's own levels is not taken up: the ladder starts afresh.
         const ladder = this.#modelFreeLadder(policy);
         const restored =
           stored?.modelId === ladder.id
             ? { state: stored.state, ladder }
-            : stored?.modelId === policy.id
-              ? { state: stored.state }
-              : {};
+            : this.#ladderFirst(policy)
+              ? this.#ladderStart(policy)
+              : stored?.modelId === policy.id
+                ? { state: stored.state }
+                : {};
         this.#newCalibrator(tracked, key, policy, start, restored);
       }
       this.#controllers.set(key, tracked);
@@ -334,6 +346,19 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
+   * Whether this policy's key walks the model-free ladder from the start (`levels: 'ladder'`): only a model that
+   * predicts agreement has thresholds to replace; a rule's own qualities are its ladder already.
+   */
+  #ladderFirst(policy: Policy): boolean {
+    return this.#options.calibration?.levels === 'ladder' && policy.ladderKind === 'agreement';
+  }
+
+  /** A fresh start on the model-free ladder: its first level candidate LADDER_FIRST_STEP rungs below the safe one. */
+  #ladderStart(policy: Policy) {
+    return { ladder: this.#modelFreeLadder(policy), firstSteps: { level: LADDER_FIRST_STEP } };
+  }
+
+  /**
    * The levels a key falls back to when its model's predictions do not hold on this backend: the safe quality, then
    * the grid's qualities below it, at the calibrated side (a rule: propensity 1). Model-free, so monotone by
    * construction, and calibration walks it down as the references allow.
@@ -366,7 +391,7 @@ export class LearningLoop implements LearningHooks {
     // The ladder's first rung is the safe rung: what was learnt about it at every side still holds.
     this.#newCalibrator(tracked, key, policy, current.side, {
       ladder,
-      state: carryLevelZero(calibrator.state(), ladder.ladder.length, 2),
+      state: carryLevelZero(calibrator.state(), ladder.ladder.length, LADDER_FIRST_STEP),
     });
   }
 

@@ -332,4 +332,56 @@ describe('online calibration when the model does not hold on the backend', () =>
       await rm(dir, { recursive: true, force: true });
     }
   });
+  test('with --calibration-levels ladder the key walks the model-free ladder from the first request', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'adacompress-ladder-first-'));
+    const settings = {
+      referenceProbability: 0.05,
+      referenceBudgetPerMinute: 100_000,
+      calibrationReferenceProbability: 1,
+      calibrationLevels: 'ladder' as const,
+      decisionLog: path.join(dir, 'decisions.jsonl'),
+    };
+    const runtime = await startTestRuntime(upstream.url, settings);
+    const key = 'rekognition/DetectLabels';
+    const clientLabels = new Set<string>();
+    try {
+      await detectLabels(runtime.url, photos[0]!);
+      const first = runtime.runtime.loop.calibration()[key]!;
+      assert.match(first.levels, /:model-free-q75-65-55-45-35-25-15$/, `levels at the first request: ${first.levels}`);
+      for (let i = 1; i < 1500; i++) {
+        const { labels } = await detectLabels(runtime.url, photos[i % photos.length]!);
+        for (const name of labels) clientLabels.add(name);
+        if (i % 20 === 19) await runtime.runtime.loop.drain(5000);
+        const at = runtime.runtime.loop.calibration()[key];
+        if (at && at.current.level >= 1 && !at.calibrating) break;
+      }
+      await runtime.runtime.loop.drain(5000);
+      const at = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(at.levels, first.levels, 'the levels stay the ladder');
+      assert.equal(at.current.level, 1, `settled on q65, the lowest the backend reads: ${JSON.stringify(at)}`);
+      assert.deepEqual([...clientLabels], ['Dog'], 'no client ever got an answer the backend misread');
+      const modelId = at.levels.split(':')[0];
+      const lines = await runtime.logLines();
+      const decisions = lines.filter((l) => l.type === 'decision');
+      assert.ok(decisions.length > 0);
+      assert.ok(
+        decisions.every((l) => l.type === 'decision' && l.modelId !== modelId && l.propensity === 1),
+        'the model decided no upload, probes included: every decision is the ladder rule, propensity 1',
+      );
+      await runtime.runtime.shutdown();
+
+      const again = await startTestRuntime(upstream.url, settings);
+      try {
+        await detectLabels(again.url, photos[0]!);
+        const restored = again.runtime.loop.calibration()[key]!;
+        assert.equal(restored.levels, at.levels, 'a restart keeps the ladder');
+        assert.deepEqual(restored.current, at.current, 'and its point');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await runtime.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
