@@ -151,23 +151,26 @@ const BYTES_LIMIT = TARGETS.find((t) => t.name === 'final bytes / best fixed act
 const REFERENCE_LIMIT = TARGETS[0].limit;
 
 /**
- * What the bytes target leaves calibration to certify, from the offline table: the most any fixed action agrees within
- * the bytes limit, and along the frontier the cheapest fixed action at each agreement with the samples of it that a
- * test needs (at least) to show it holds the target. The yardstick is what these are weighed against: a point that
- * cannot be shown to hold the target within the reference budget cannot be calibrated to.
+ * What the bytes target leaves calibration to certify, from the offline table: the fixed action agreeing most within
+ * the bytes limit, and the cheapest fixed action at 0.98, 0.99 and 1.00, each with the samples of it that any valid
+ * test needs to show it holds the target (`samplesToShow`). A point that cannot be shown to hold the target within
+ * the reference budget is not one calibration can settle on.
  */
 function whatTheTargetsLeave(fixed: readonly FixedRow[], best: FixedRow): string {
-  const describe = (row: FixedRow) =>
-    `q${row.quality} at ${row.side ?? 'stored'} px, ${fmt(row.bytes / best.bytes)}x (agreement ${fmt(row.agreement, 3)}, ${Number.isFinite(samplesToShow(row.agreement, TARGET)) ? `at least ${samplesToShow(row.agreement, TARGET)} samples` : 'no number of samples'})`;
+  const describe = (row: FixedRow) => {
+    const samples = samplesToShow(row.agreement, TARGET);
+    const shown = Number.isFinite(samples) ? `at least ${samples} samples` : 'no number of samples';
+    return `q${row.quality} at ${row.side ?? 'stored'} px, ${fmt(row.bytes / best.bytes)}x (agreement ${fmt(row.agreement, 3)}, ${shown})`;
+  };
   const within = mostAgreeingWithin(fixed, best, BYTES_LIMIT);
   const frontier = [0.98, 0.99, 1]
     .map((a) => bestFixed(fixed, a))
     .filter((row): row is FixedRow => row !== undefined)
-    .map((row) => describe(row));
+    .map(describe);
   return (
-    `within ${BYTES_LIMIT}x the best fixed action's bytes the fixed action agreeing most is ${within ? describe(within) : 'none'}; ` +
-    `the cheapest at 0.98, 0.99 and 1.00: ${frontier.join('; ') || 'none'}. Samples: of that one point, for a one-sided 95% test at even odds of ` +
-    `showing it agrees at least ${TARGET}; the target allows ${REFERENCE_LIMIT} reference-labelled requests (three probes each) for the whole search.`
+    `within ${BYTES_LIMIT}x the best fixed action's bytes, the fixed action agreeing most is ${within ? describe(within) : 'none'}; ` +
+    `the cheapest at 0.98, 0.99 and 1.00: ${frontier.join('; ') || 'none'}. Samples: of that one point, for a one-sided 95% test ` +
+    `to show it agrees at least ${TARGET} at even odds; the target allows ${REFERENCE_LIMIT} reference-labelled requests (three probes each) for the whole search.`
   );
 }
 
