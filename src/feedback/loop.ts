@@ -275,13 +275,16 @@ export class LearningLoop implements LearningHooks {
         const stored = this.#options.calibration.store?.get(key);
         const start = tracked.capped ? 1 : 0;
         // A stored state is kept for the levels it was learnt on: this model's, or its model-free ladder's. With
-        // levels "ladder" a state of the model's own levels is not taken up: the ladder starts afresh.
+        // levels "ladder", a state of this model's own levels gives the ladder what holds for both: its safe rung's
+        // evidence at every side and the current side (as when the model's levels fail).
         const ladder = this.#modelFreeLadder(policy);
         const restored =
           stored?.modelId === ladder.id
             ? { state: stored.state, ladder }
             : this.#ladderFirst(policy)
-              ? this.#ladderStart(policy)
+              ? stored?.modelId === policy.id
+                ? { ladder, state: carryLevelZero(stored.state, ladder.ladder.length, LADDER_FIRST_STEP) }
+                : this.#ladderStart(policy)
               : stored?.modelId === policy.id
                 ? { state: stored.state }
                 : {};

@@ -134,6 +134,47 @@ describe('online calibration on a backend with a known safe resolution', () => {
     assert.equal(ready.calibration[key]?.point.floor, 384);
     await again.runtime.shutdown();
   });
+  test('a state learnt on the model levels gives --calibration-levels ladder its side when the option changes', async () => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'adacompress-levels-switch-'));
+    const modelLevels = {
+      referenceProbability: 0.05,
+      referenceBudgetPerMinute: 100_000,
+      calibrationReferenceProbability: 1,
+      decisionLog: path.join(stateDir, 'decisions.jsonl'),
+    };
+    const key = 'rekognition/DetectLabels';
+    try {
+      const first = await startTestRuntime(upstream.url, modelLevels);
+      let learnt = first.runtime.loop.calibration()[key];
+      for (let i = 0; i < 600 && !(learnt && learnt.current.side > 0); i++) {
+        await send(first.url, i);
+        if (i % 10 === 9) await first.runtime.loop.drain(5000);
+        learnt = first.runtime.loop.calibration()[key];
+      }
+      await first.runtime.shutdown();
+      assert.ok(
+        learnt && learnt.current.side > 0,
+        `the model's levels moved to a smaller side: ${JSON.stringify(learnt)}`,
+      );
+      assert.doesNotMatch(learnt.levels, /model-free/, 'on the model levels (the backend reads every quality)');
+
+      const again = await startTestRuntime(upstream.url, { ...modelLevels, calibrationLevels: 'ladder' as const });
+      try {
+        await send(again.url, 0);
+        const restored = again.runtime.loop.calibration()[key]!;
+        assert.match(restored.levels, /:model-free-q75-65-55-45-35-25-15$/);
+        assert.deepEqual(
+          restored.current,
+          { side: learnt.current.side, level: 0 },
+          "the side learnt is kept, on the ladder's safe rung",
+        );
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
   test('probes take slots of the reference budget: extra calls never exceed it', async () => {
     const budget = 5;
     const runtime = await startTestRuntime(upstream.url, {
