@@ -27,7 +27,7 @@ import {
   carryLevelZero,
   type GridPoint,
 } from './calibration.ts';
-import type { CalibrationStore } from './calibration-store.ts';
+import type { CalibrationStore, StoredCalibration } from './calibration-store.ts';
 import { type Controller, type ControllerConfig, type ControllerSnapshot, createController } from './controller.ts';
 import { decisionLine } from './decision-line.ts';
 import type { DecisionLog } from './decision-log.ts';
@@ -274,21 +274,7 @@ export class LearningLoop implements LearningHooks {
         const policy = this.#policyFor(context);
         const stored = this.#options.calibration.store?.get(key);
         const start = tracked.capped ? 1 : 0;
-        // A stored state is kept for the levels it was learnt on: this model's, or its model-free ladder's. With
-        // levels "ladder", a state of this model's own levels gives the ladder what holds for both: its safe rung's
-        // evidence at every side and the current side (as when the model's levels fail).
-        const ladder = this.#modelFreeLadder(policy);
-        const restored =
-          stored?.modelId === ladder.id
-            ? { state: stored.state, ladder }
-            : this.#ladderFirst(policy)
-              ? stored?.modelId === policy.id
-                ? { ladder, state: carryLevelZero(stored.state, ladder.ladder.length, LADDER_FIRST_STEP) }
-                : this.#ladderStart(policy)
-              : stored?.modelId === policy.id
-                ? { state: stored.state }
-                : {};
-        this.#newCalibrator(tracked, key, policy, start, restored);
+        this.#newCalibrator(tracked, key, policy, start, this.#restored(policy, stored));
       }
       this.#controllers.set(key, tracked);
     }
@@ -359,6 +345,20 @@ export class LearningLoop implements LearningHooks {
   /** A fresh start on the model-free ladder: its first level candidate LADDER_FIRST_STEP rungs below the safe one. */
   #ladderStart(policy: Policy) {
     return { ladder: this.#modelFreeLadder(policy), firstSteps: { level: LADDER_FIRST_STEP } };
+  }
+
+  /**
+   * What a key's first calibrator starts from. A stored state is kept for the levels it was learnt on: this model's,
+   * or its model-free ladder's. With levels "ladder", a state of this model's own levels gives the ladder what holds
+   * for both: its safe rung's evidence at every side and the current side (as when the model's levels fail).
+   */
+  #restored(policy: Policy, stored: StoredCalibration | undefined) {
+    const ladder = this.#modelFreeLadder(policy);
+    if (stored?.modelId === ladder.id) return { state: stored.state, ladder };
+    const ownLevels = stored?.modelId === policy.id ? stored.state : undefined;
+    if (!this.#ladderFirst(policy)) return ownLevels ? { state: ownLevels } : {};
+    if (!ownLevels) return this.#ladderStart(policy);
+    return { ladder, state: carryLevelZero(ownLevels, ladder.ladder.length, LADDER_FIRST_STEP) };
   }
 
   /**
