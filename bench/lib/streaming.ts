@@ -7,13 +7,15 @@ import { inspectImage } from '../../src/codec/inspect.ts';
 import type { EncodeAction, InspectedImage } from '../../src/codec/types.ts';
 import { startEmulator } from '../../src/emulator/main.ts';
 import { type CalibrationSnapshot, wilson } from '../../src/feedback/calibration.ts';
-import { rewardSpec } from '../../src/feedback/reward-spec.ts';
+import { type ReferenceKind, referenceKindOf, rewardSpec } from '../../src/feedback/reward-spec.ts';
 import { candidatesFor } from '../../src/policy/actions.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 import { findOperation } from '../../src/providers/registry.ts';
+import type { TaskKind } from '../../src/providers/types.ts';
 import { type ApiClient, createApiClient, emulatorCredentials } from '../../src/trainer/api-client.ts';
 import { readPhoto } from '../../testkit/shared-data.ts';
 import { repoRoot, spawnProxy, sumOf } from './processes.ts';
+import { fmt } from './stats.ts';
 
 /**
  * Photos streamed through the proxy (its shipped policies, calibration on) to an emulated backend, with the real
@@ -209,6 +211,15 @@ export async function runScenario(
   }
 }
 
+/**
+ * The reference kind the spawned proxy uses for a key (it inherits ADACOMPRESS_REFERENCE_KIND): the offline table
+ * judges by the same one, so that the stream and the yardstick mean the same agreement.
+ */
+export function benchReferenceKind(kind: TaskKind): ReferenceKind {
+  const configured = process.env.ADACOMPRESS_REFERENCE_KIND === 'original' ? 'original' : 'q75';
+  return referenceKindOf(kind, configured);
+}
+
 const endpointsFor = (url: string) => ({ rekognition: url, facepp: url, baidu: url });
 
 async function offlineTable(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
@@ -216,7 +227,8 @@ async function offlineTable(scenario: Scenario, images: InspectedImage[], client
   const grid = scenario.grid.map((a) => `${a.quality}@${a.maxSide ?? 'full'}`).join(',');
   // `reference:v3`: the original where q75 would be larger (v1 sent q75 always, unlike the proxy); photos whose
   // reference the API refused are not judged (v1 and v2 counted them as disagreeing).
-  const id = `${scenario.key}|${JSON.stringify(scenario.emulator)}|${images.map((i) => i.bytes.length).join(',')}|${grid}|reference:v3`;
+  const reference = benchReferenceKind(findOperation(scenario.key)!.operation.kind);
+  const id = `${scenario.key}|${JSON.stringify(scenario.emulator)}|${images.map((i) => i.bytes.length).join(',')}|${grid}|reference:v3${reference === 'q75' ? '' : `:${reference}`}`;
   const digest = (await import('node:crypto')).createHash('sha256').update(id).digest('hex').slice(0, 16);
   const cacheFile = path.join(cacheDir, `offline-${scenario.key.replace(/\W+/g, '-')}-${digest}.json`);
   try {
@@ -232,6 +244,7 @@ async function offlineTable(scenario: Scenario, images: InspectedImage[], client
 async function computeOffline(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
   const { operation } = findOperation(scenario.key)!;
   const spec = rewardSpec(operation.kind);
+  const referenceKind = benchReferenceKind(operation.kind);
   const limits = { maxInputPixels: 100_000_000 };
   const references: (Answer | null)[] = [];
   const totals = new Map<string, { row: FixedRow; sent: number; judged: number }>();
@@ -239,9 +252,9 @@ async function computeOffline(scenario: Scenario, images: InspectedImage[], clie
   for (const image of images) {
     originalBytes += image.bytes.length;
     // The proxy's own reference rule (feedback/loop.ts): q75 at the stored size, or the original when that q75 would be
-    // larger (a client's low-quality JPEG): agreement means the answer the client's own upload would have got.
-    const q75 = await encodeJpeg(image, { quality: 75 }, limits);
-    const referenceUpload = q75.bytes.length < image.bytes.length ? q75 : image;
+    // larger (a client's low-quality JPEG) or when the key's reference kind is the original.
+    const q75 = referenceKind === 'q75' ? await encodeJpeg(image, { quality: 75 }, limits) : undefined;
+    const referenceUpload = q75 && q75.bytes.length < image.bytes.length ? q75 : image;
     const reference = (await client.call(scenario.key, { original: image, ...referenceUpload })).answer ?? undefined;
     references.push(reference ?? null);
     const measured = new Map<string, { agreement: number; bytes: number }>();
@@ -318,4 +331,32 @@ export function samplesToShow(agreement: number, target: number): number {
     else low = mid;
   }
   return high;
+}
+
+/**
+ * What a bytes target leaves calibration to certify, from an offline table: the fixed action agreeing most among those
+ * costing at most `ratio` times the yardstick's bytes (the best fixed action, or the best full-size quality), and the cheapest fixed action at 0.98, 0.99 and 1.00, each with
+ * the samples of it that any valid test needs to show it holds the target (`samplesToShow`). A point that cannot be
+ * shown to hold the target within the reference budget is not one calibration can settle on.
+ */
+export function whatTheTargetsLeave(
+  fixed: readonly FixedRow[],
+  yardstick: FixedRow,
+  limits: { ratio: number; target: number; references: number; yardstickName: string },
+): string {
+  const describe = (row: FixedRow) => {
+    const samples = samplesToShow(row.agreement, limits.target);
+    const shown = Number.isFinite(samples) ? `at least ${samples} samples` : 'no number of samples';
+    return `q${row.quality} at ${row.side ?? 'stored'} px, ${fmt(row.bytes / yardstick.bytes)}x (agreement ${fmt(row.agreement, 3)}, ${shown})`;
+  };
+  const within = mostAgreeingWithin(fixed, yardstick, limits.ratio);
+  const frontier = [0.98, 0.99, 1]
+    .map((a) => bestFixed(fixed, a))
+    .filter((row): row is FixedRow => row !== undefined)
+    .map(describe);
+  return (
+    `within ${fmt(limits.ratio)}x the bytes of ${limits.yardstickName}, the fixed action agreeing most is ${within ? describe(within) : 'none'}; ` +
+    `the cheapest at 0.98, 0.99 and 1.00: ${frontier.join('; ') || 'none'}. Samples: of that one point, for a one-sided 95% test ` +
+    `to show it agrees at least ${limits.target} at even odds; the target allows ${limits.references} reference-labelled requests (three probes each) for the whole search.`
+  );
 }

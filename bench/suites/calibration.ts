@@ -8,11 +8,10 @@ import {
   bestFixed,
   describeTrace,
   type FixedRow,
-  mostAgreeingWithin,
   photosIn,
   runScenario,
   type Scenario,
-  samplesToShow,
+  whatTheTargetsLeave,
 } from '../lib/streaming.ts';
 
 /**
@@ -126,7 +125,15 @@ export async function run(): Promise<BenchReport> {
     notes.push(
       `${scenario.name}: best fixed action offline at ${TARGET}: ${best ? `q${best.quality} at ${best.side ?? 'stored'} px, ${fmt(best.bytes / 1024, 1)} KiB (agreement ${fmt(best.agreement, 3)})` : 'none reaches it'}.`,
     );
-    if (best) notes.push(`${scenario.name}: ${whatTheTargetsLeave(fixed, best)}`);
+    if (best) {
+      const leave = whatTheTargetsLeave(fixed, best, {
+        ratio: BYTES_LIMIT,
+        target: TARGET,
+        references: REFERENCE_LIMIT,
+        yardstickName: 'the best fixed action',
+      });
+      notes.push(`${scenario.name}: ${leave}`);
+    }
     for (const target of TARGETS) {
       const values = measured.map((m) => target.of(m, best));
       if (values.every((v) => Number.isNaN(v))) continue;
@@ -148,30 +155,6 @@ export async function run(): Promise<BenchReport> {
     targets,
     notes,
   };
-}
-
-/**
- * What the bytes target leaves calibration to certify, from the offline table: the fixed action agreeing most within
- * the bytes limit, and the cheapest fixed action at 0.98, 0.99 and 1.00, each with the samples of it that any valid
- * test needs to show it holds the target (`samplesToShow`). A point that cannot be shown to hold the target within
- * the reference budget is not one calibration can settle on.
- */
-function whatTheTargetsLeave(fixed: readonly FixedRow[], best: FixedRow): string {
-  const describe = (row: FixedRow) => {
-    const samples = samplesToShow(row.agreement, TARGET);
-    const shown = Number.isFinite(samples) ? `at least ${samples} samples` : 'no number of samples';
-    return `q${row.quality} at ${row.side ?? 'stored'} px, ${fmt(row.bytes / best.bytes)}x (agreement ${fmt(row.agreement, 3)}, ${shown})`;
-  };
-  const within = mostAgreeingWithin(fixed, best, BYTES_LIMIT);
-  const frontier = [0.98, 0.99, 1]
-    .map((a) => bestFixed(fixed, a))
-    .filter((row): row is FixedRow => row !== undefined)
-    .map(describe);
-  return (
-    `within ${BYTES_LIMIT}x the best fixed action's bytes, the fixed action agreeing most is ${within ? describe(within) : 'none'}; ` +
-    `the cheapest at 0.98, 0.99 and 1.00: ${frontier.join('; ') || 'none'}. Samples: of that one point, for a one-sided 95% test ` +
-    `to show it agrees at least ${TARGET} at even odds; the target allows ${REFERENCE_LIMIT} reference-labelled requests (three probes each) for the whole search.`
-  );
 }
 
 function batchRows(label: string, batches: Batch[]): string[][] {

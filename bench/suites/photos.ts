@@ -1,8 +1,19 @@
 import path from 'node:path';
+import { rewardSpec } from '../../src/feedback/reward-spec.ts';
+import { findOperation } from '../../src/providers/registry.ts';
 import { sharedData } from '../../testkit/shared-data.ts';
 import { atLeast, type BenchReport } from '../lib/report.ts';
 import { fmt, mean } from '../lib/stats.ts';
-import { bestFixed, describeTrace, photosIn, runScenario, type Scenario, streamLength } from '../lib/streaming.ts';
+import {
+  benchReferenceKind,
+  bestFixed,
+  describeTrace,
+  photosIn,
+  runScenario,
+  type Scenario,
+  streamLength,
+  whatTheTargetsLeave,
+} from '../lib/streaming.ts';
 
 /**
  * Bytes on photos of realistic size (../shared/data/images/photos: 1-12 MP phone and camera photos, q88-95): per
@@ -13,8 +24,16 @@ import { bestFixed, describeTrace, photosIn, runScenario, type Scenario, streamL
  */
 
 const TARGET = 0.97;
+/** The issue's limits: bytes at least 3x fewer than the best fixed quality at full size, inside its reference budget. */
+const FEWER_LIMIT = 3;
+const REFERENCE_LIMIT = 300;
 const QUALITIES = [15, 25, 35, 45, 55, 65, 75, 85];
 const FULL_SIZE = QUALITIES.map((quality) => ({ quality }));
+/**
+ * A coarse grid of smaller sides, swept offline only: it says what the 3x target leaves calibration to certify
+ * (the yardstick stays the best quality at full size).
+ */
+const RESIZED = [1024, 768, 512, 384].flatMap((maxSide) => [25, 45, 65, 85].map((quality) => ({ quality, maxSide })));
 const photosDir = path.join(sharedData, 'images', 'photos');
 const all = () => photosIn(photosDir);
 const people = () => photosIn(photosDir, (name) => name.startsWith('faces-group') || name.startsWith('street'));
@@ -27,7 +46,13 @@ const OPERATIONS: (Scenario & { workingSide: number })[] = [
   { key: 'rekognition/DetectFaces', photos: people, workingSide: 1920 },
   { key: 'baidu/face/v3/detect', photos: people, workingSide: 1920 },
   { key: 'facepp/facepp/v3/detect', photos: people, workingSide: 2048 },
-].map((o) => ({ ...o, name: o.key, emulator: {}, requests: 900, grid: FULL_SIZE }));
+].map((o) => ({ ...o, name: o.key, emulator: {}, requests: 900, grid: [...FULL_SIZE, ...RESIZED] }));
+
+/** What agreement is measured against, as the proxy's reference kind (ADACOMPRESS_REFERENCE_KIND) makes it. */
+const referenceWords = () =>
+  benchReferenceKind('labels') === 'original'
+    ? "the client's original"
+    : 'the photo at q75, stored size (the original where that q75 is larger)';
 
 export async function run(): Promise<BenchReport> {
   const rows: string[][] = [];
@@ -42,7 +67,10 @@ export async function run(): Promise<BenchReport> {
     );
     const agreement = mean(tail.map((b) => b.agreement));
     const bytes = mean(tail.map((b) => b.bytes));
-    const best = bestFixed(offline.fixed, TARGET);
+    const best = bestFixed(
+      offline.fixed.filter((row) => row.side === null),
+      TARGET,
+    );
     const fewer = best ? best.bytes / bytes : Number.NaN;
     rows.push([
       scenario.key,
@@ -55,7 +83,20 @@ export async function run(): Promise<BenchReport> {
       `${fmt(offline.original / bytes, 1)}x`,
     ]);
     if (scenario.workingSide <= 640 && best) {
-      targets.push(atLeast(`${scenario.key}: fewer bytes than the best fixed quality at full size`, fewer, 3, 'x'));
+      const leave = whatTheTargetsLeave(offline.fixed, best, {
+        ratio: 1 / FEWER_LIMIT,
+        target: TARGET,
+        references: REFERENCE_LIMIT,
+        yardstickName: 'the best fixed quality at full size',
+      });
+      const spec = rewardSpec(findOperation(scenario.key)!.operation.kind);
+      const judged = offline.references.filter((r) => spec.usableReference(r)).length;
+      traces.push(
+        `${scenario.key}: ${leave} ${judged} photos judged: one photo is ${fmt(1 / judged, 3)} of agreement.`,
+      );
+      targets.push(
+        atLeast(`${scenario.key}: fewer bytes than the best fixed quality at full size`, fewer, FEWER_LIMIT, 'x'),
+      );
     }
     targets.push(atLeast(`${scenario.key}: agreement once calibrated`, agreement, TARGET, ''));
   }
@@ -75,7 +116,7 @@ export async function run(): Promise<BenchReport> {
     targets,
     notes: [
       ...traces,
-      `${streamLength(OPERATIONS[0]!)} requests per operation, photos drawn at random from ../shared/data/images/photos (people photos for the face operations); proxy figures over the last 300 requests; agreement with the answer to the photo at q75, stored size; the 3x target applies where the backend works at 640 px or less.`,
+      `${streamLength(OPERATIONS[0]!)} requests per operation, photos drawn at random from ../shared/data/images/photos (people photos for the face operations); proxy figures over the last 300 requests; agreement with the answer to ${referenceWords()}; the 3x target applies where the backend works at 640 px or less.`,
     ],
   };
 }
