@@ -11,7 +11,7 @@ import { CalibrationStore } from './feedback/calibration-store.ts';
 import { createDecisionLog, type DecisionLog } from './feedback/decision-log.ts';
 import { LearningLoop } from './feedback/loop.ts';
 import { createReferenceSampler } from './feedback/reference-sampler.ts';
-import { referenceKindOverrides } from './feedback/reward-spec.ts';
+import { referenceKindOverrides, safeQualityFor } from './feedback/reward-spec.ts';
 import { createLogger } from './logger.ts';
 import { FixedQualityPolicy } from './policy/fixed.ts';
 import { parseQualityLadder, QualityLadderPolicy } from './policy/ladder.ts';
@@ -133,7 +133,7 @@ export async function createRuntime(config: ProxyConfig, overrides: RuntimeOverr
       windowSize: config.controllerWindow,
       threshold: config.controllerThreshold,
       recoverThreshold: Math.max(config.controllerRecoverThreshold, config.controllerThreshold),
-      safeQuality: config.safeQuality,
+      safeQuality: config.safeQuality === 'auto' ? safeQualityFor(config.referenceKind) : config.safeQuality,
       boostedReferenceProbability: config.boostedReferenceProbability,
     },
     codecLimits: { maxInputPixels: config.maxInputPixels },

@@ -7,7 +7,12 @@ import { inspectImage } from '../../src/codec/inspect.ts';
 import type { EncodeAction, InspectedImage } from '../../src/codec/types.ts';
 import { startEmulator } from '../../src/emulator/main.ts';
 import { type CalibrationSnapshot, wilson } from '../../src/feedback/calibration.ts';
-import { type ReferenceKind, referenceKindOf, rewardSpec } from '../../src/feedback/reward-spec.ts';
+import {
+  DEFAULT_REFERENCE_KIND,
+  type ReferenceKind,
+  referenceKindOf,
+  rewardSpec,
+} from '../../src/feedback/reward-spec.ts';
 import { candidatesFor } from '../../src/policy/actions.ts';
 import { seededRng } from '../../src/policy/rng.ts';
 import { findOperation } from '../../src/providers/registry.ts';
@@ -20,7 +25,7 @@ import { fmt } from './stats.ts';
 /**
  * Photos streamed through the proxy (its shipped policies, calibration on) to an emulated backend, with the real
  * request path, references and all; and, offline on the same photos and backend, a sweep of fixed actions against the
- * reference answer (the photo at q75, stored size: the proxy's reference). Offline tables are cached in .data/bench:
+ * reference answer (the proxy's reference, `benchReferenceKind`). Offline tables are cached in .data/bench:
  * the emulator is deterministic, so they depend only on the backend binding, the photos and the actions.
  */
 
@@ -216,8 +221,8 @@ export async function runScenario(
  * judges by the same one, so that the stream and the yardstick mean the same agreement.
  */
 export function benchReferenceKind(kind: TaskKind): ReferenceKind {
-  const configured = process.env.ADACOMPRESS_REFERENCE_KIND === 'original' ? 'original' : 'q75';
-  return referenceKindOf(kind, configured);
+  const configured = process.env.ADACOMPRESS_REFERENCE_KIND;
+  return referenceKindOf(kind, configured === 'q75' || configured === 'original' ? configured : DEFAULT_REFERENCE_KIND);
 }
 
 const endpointsFor = (url: string) => ({ rekognition: url, facepp: url, baidu: url });

@@ -19,7 +19,7 @@ import {
  * Bytes on photos of realistic size (../shared/data/images/photos: 1-12 MP phone and camera photos, q88-95): per
  * emulated operation on its default backend, what the proxy sends once calibrated (the last 300 requests of a stream
  * through it, shipped policies, calibration on) against the client's originals and against the best fixed JPEG quality
- * at the stored size (offline, same photos and backend), at the target agreement with the q75 reference.
+ * at the stored size (offline, same photos and backend), at the target agreement with the proxy's reference.
  * ADACOMPRESS_BENCH_PHOTOS=<part of a key> runs one operation.
  */
 
@@ -52,7 +52,7 @@ const OPERATIONS: (Scenario & { workingSide: number })[] = [
 const referenceWords = () =>
   benchReferenceKind('labels') === 'original'
     ? "the client's original"
-    : 'the photo at q75, stored size (the original where that q75 is larger)';
+    : 'the photo at q75, stored size (the original where that q75 is larger: ADACOMPRESS_REFERENCE_KIND=q75)';
 
 export async function run(): Promise<BenchReport> {
   const rows: string[][] = [];

@@ -4,6 +4,7 @@ import { calibrationDefaults } from '../feedback/calibration.ts';
 import { controllerDefaults } from '../feedback/controller.ts';
 import { ROTATE_SIZE_PATTERN } from '../feedback/decision-log.ts';
 import { referenceSamplerDefaults } from '../feedback/reference-sampler.ts';
+import { DEFAULT_REFERENCE_KIND } from '../feedback/reward-spec.ts';
 import { parseQualityLadder, TEXT_SAFE_LADDER } from '../policy/ladder.ts';
 import { IMAGE_LIMITS_PATTERN, providerDescriptors, providerOptions } from '../providers/registry.ts';
 import type { ProviderDescriptor } from '../providers/types.ts';
@@ -168,8 +169,8 @@ export const coreOptions = {
   ),
   referenceKind: option(
     z.enum(['q75', 'original']),
-    'q75',
-    'What a reference upload sends: the image at quality 75 (the paper) or the original. Text (OCR) operations always reference the original.',
+    DEFAULT_REFERENCE_KIND,
+    "What a reference upload sends, and so what agreement means: the client's original (the answer the client would have got calling the API directly) or the image at quality 75 (the paper's reference). Text (OCR) operations always reference the original. Measured in docs/BENCHMARKS.md (photos run U): against the original, q75 at the stored size itself loses about 2% of label answers on phone photos.",
   ),
   controllerDetector: option(
     z.enum(['cusum', 'window']),
@@ -207,9 +208,9 @@ export const coreOptions = {
     'Return to the policy when probe agreement reaches this.',
   ),
   safeQuality: option(
-    int(1, 100),
-    controllerDefaults.safeQuality,
-    'JPEG quality sent while the controller falls back.',
+    z.union([z.literal('auto'), int(1, 100)]),
+    'auto',
+    "JPEG quality of the controller's fallback and of calibration's safest rung (never larger than what the client sent: a smaller file goes as sent). Calibration starts at q75 (or this, if lower) at the stored size, and backs off through the grid's qualities up to this one when the start loses answers. auto = the reference's own: 95 with --reference-kind original (close to the client's file), 75 with q75 (the reference itself).",
   ),
   boostedReferenceProbability: option(
     num(0, 1),

@@ -527,22 +527,31 @@ export class Calibrator {
 const isOpen = (c: Candidate) => c.verdict === 'undecided' && !c.stalled;
 
 /**
- * A state for a grid of the same sides and `levels` levels whose level 0 is the same action as `state`'s (the safe
- * rung): level 0's evidence at every side, the current side and the side step are carried over, every other level
- * starts afresh (its first candidate `levelStep` away). What a key keeps when its levels are replaced under it.
+ * A state for a grid of the same sides and `levels` levels whose first `rungs` levels are the same actions as
+ * `state`'s (the model-free rungs: the safe quality down to the start's): their evidence at every side, the current
+ * side and the side step are carried over, and the current level if it is one of them (else the lowest rung); every
+ * other level starts afresh, its first candidate `levelStep` below that rung. What a key keeps when its levels are
+ * replaced under it.
  */
-export function carryLevelZero(state: CalibrationState, levels: number, levelStep: number): CalibrationState {
+export function carryRungs(
+  state: CalibrationState,
+  rungs: number,
+  levels: number,
+  levelStep: number,
+): CalibrationState {
   const size = state.sides.length * levels;
   const counts = new Array<number>(size).fill(0);
   const sums = new Array<number>(size).fill(0);
   state.sides.forEach((_, side) => {
-    counts[side * levels] = state.counts[side * state.levels]!;
-    sums[side * levels] = state.sums[side * state.levels]!;
+    for (let level = 0; level < rungs; level++) {
+      counts[side * levels + level] = state.counts[side * state.levels + level]!;
+      sums[side * levels + level] = state.sums[side * state.levels + level]!;
+    }
   });
   return {
     sides: [...state.sides],
     levels,
-    current: { side: state.current.side, level: 0 },
+    current: { side: state.current.side, level: Math.min(state.current.level, rungs - 1) },
     steps: { side: state.steps.side, level: Math.max(1, levelStep) },
     counts,
     sums,

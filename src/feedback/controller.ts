@@ -37,7 +37,10 @@ export const controllerConfigSchema = z
     threshold: z.number().min(0).max(1).default(0.8),
     /** Return to the policy when the probes' window mean reaches this; at least `threshold`. */
     recoverThreshold: z.number().min(0).max(1).default(0.95),
-    /** JPEG quality sent while in fallback (75 is the paper's reference: agreement 1 by construction). */
+    /**
+     * JPEG quality sent while in fallback: the reference's own (the proxy passes `safeQualityFor` its reference kind;
+     * 75 is the paper's reference, agreement 1 by construction against it).
+     */
     safeQuality: z.number().int().min(1).max(100).default(75),
     /** Reference probability while in fallback; still capped by the sampler's per-minute budget. */
     boostedReferenceProbability: z.number().min(0).max(1).default(0.2),

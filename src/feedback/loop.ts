@@ -24,7 +24,7 @@ import {
   type CalibrationSnapshot,
   type CalibrationState,
   Calibrator,
-  carryLevelZero,
+  carryRungs,
   type GridPoint,
 } from './calibration.ts';
 import type { CalibrationStore, StoredCalibration } from './calibration-store.ts';
@@ -66,8 +66,16 @@ export interface LearningLoopOptions {
   calibration?: { config: CalibrationConfig; store?: CalibrationStore; levels?: 'model' | 'ladder' };
 }
 
-/** The model-free ladder's first candidate below the safe quality: two rungs down (q55 under q75). */
+/** The model-free ladder's first candidate below the start's quality: two rungs down (q55 under q75). */
 const LADDER_FIRST_STEP = 2;
+
+/**
+ * The quality a first start sends (at the stored size, within the API's working side): the paper's q75, or the safe
+ * quality if that is lower. With a safe quality above it (95 against the client's original) the rungs between are
+ * safer levels calibration backs off to when q75 itself loses answers against the original (docs/BENCHMARKS.md,
+ * photos run U), instead of the whole grid being judged bad from its start.
+ */
+const START_QUALITY = 75;
 
 interface Tracked {
   controller: Controller;
@@ -76,13 +84,14 @@ interface Tracked {
   /** Absent when calibration is off. */
   calibrator?: Calibrator;
   /**
-   * The calibrator's level 0 is a model-free safe rung (the controller's safe quality at the point's side) below the
-   * policy's ladder, so that a model's predictions are trusted only once references show they hold on this backend.
+   * The calibrator's first levels are model-free rungs (`#rungQualities`: the controller's safe quality down to the
+   * start's, at the point's side) above the policy's ladder, so that a model's predictions are trusted only once
+   * references show they hold on this backend.
    */
   safeRung?: boolean;
   /**
    * Set when the model's strictest level failed its test on this backend at the current side, or from the start with
-   * `levels: 'ladder'`: the levels are then a model-free quality ladder from the safe rung down (`modelFreeLadder`);
+   * `levels: 'ladder'`: the levels are then a model-free quality ladder from the safe quality down (`modelFreeLadder`);
    * after a failure, until another model goes live.
    */
   ladder?: QualityLadderPolicy;
@@ -152,25 +161,41 @@ export class LearningLoop implements LearningHooks {
     });
   }
 
-  /** Who decides at a calibration grid point, and at which of its own levels: the safe rung, or the live policy. */
+  /** Who decides at a calibration grid point, and at which of its own levels: a model-free rung, or the live policy. */
   #atGrid(tracked: Tracked, at: { point: OperatingPoint; grid: GridPoint }): Omit<ShadowPlan, 'grid'> {
     if (tracked.ladder) return { policy: tracked.ladder, point: at.point };
     if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
-    if (at.grid.level === 0) return { policy: this.#safeRung(), point: { ...at.point, level: 0 } };
-    // Never more than the safe rung at this point: the model chooses the quality at the point's side, up to the safe
-    // quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more bytes
-    // than the rung below them, and the grid's "cheaper" was not).
-    const point = { ...at.point, level: at.grid.level - 1, maxQuality: this.#safeQuality };
+    const rungs = this.#rungQualities();
+    const rung = rungs[at.grid.level];
+    if (rung !== undefined) return { policy: this.#rungPolicy(rung), point: { ...at.point, level: 0 } };
+    // Never more than the lowest rung at this point: the model chooses the quality at the point's side, up to the
+    // start's quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more
+    // bytes than the rung below them, and the grid's "cheaper" was not).
+    const point = { ...at.point, level: at.grid.level - rungs.length, maxQuality: rungs.at(-1)! };
     return { policy: this.#options.policy, point };
   }
 
-  /** Calibration's safe rung and the model-free ladder's first rung: the controller's safe quality. */
+  /** The controller's safe quality: calibration's safest rung, and the first of the model-free ladder. */
   get #safeQuality(): number {
-    return this.#options.controller.safeQuality ?? 75;
+    return this.#options.controller.safeQuality ?? START_QUALITY;
   }
 
-  #safeRung(): Policy {
-    return safePolicy(this.#safeQuality, `calibration-safe-q${this.#safeQuality}`);
+  /**
+   * The model-free rungs, safest first: the safe quality, the grid's qualities between, and the start's quality
+   * (just the safe quality when it is not above the start's).
+   */
+  #rungQualities(): number[] {
+    const safe = this.#safeQuality;
+    const start = Math.min(safe, START_QUALITY);
+    return [
+      safe,
+      ...QUALITIES.filter((q) => q < safe && q > start).sort((a, b) => b - a),
+      ...(start < safe ? [start] : []),
+    ];
+  }
+
+  #rungPolicy(quality: number): Policy {
+    return safePolicy(quality, `calibration-safe-q${quality}`);
   }
 
   /** Log the decisions and, when the plan asked for one, schedule the reference upload. Never throws. */
@@ -285,9 +310,10 @@ export class LearningLoop implements LearningHooks {
    * A calibrator for a key and its live policy. The grid is sides x levels. Sides: SIDES, and for an operation with a
    * documented working side, the stored size above it before them (the start is at the documented ceiling; when that
    * fails its test, the backend works at a higher resolution than documented, and calibration backs off above it).
-   * Levels: for a model that predicts agreement, a model-free safe rung and then its ladder of thresholds; for a
-   * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the safe
-   * rung, because nothing yet says that this backend, or these photos, are what the model was trained on (on 1-12 MP
+   * Levels: for a model that predicts agreement, the model-free rungs and then its ladder of thresholds; for a
+   * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the
+   * lowest rung (START_QUALITY; the rungs above it are safer still, for a backend where even that loses answers
+   * against the reference), because nothing yet says that this backend, or these photos, are what the model was trained on (on 1-12 MP
    * photos the label models' predictions extrapolate: even the DetectLabels model's safest threshold agreed only
    * 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
    * very model, when there is one, says where it already is.
@@ -306,11 +332,13 @@ export class LearningLoop implements LearningHooks {
     const calibration = this.#options.calibration!;
     const { state, ladder } = options;
     const safeRung = !ladder && policy.ladderKind === 'agreement';
-    const rung = safeRung ? 1 : 0;
-    const levels = ladder ? ladder.ladder.length : rung + (policy.ladder?.length ?? 1);
-    const start = { side, level: 0 };
+    // Model-free rungs above the levels (the model's own, or the ladder's first ones): the start is the lowest.
+    const rungs = safeRung || ladder ? this.#rungQualities().length : 0;
+    const levels = ladder ? ladder.ladder.length : rungs + (policy.ladder?.length ?? 1);
+    const start = { side, level: Math.max(0, rungs - 1) };
+    // The first level candidate from the start: the model's own trained level (a rule: the calibrator's default).
     const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
-    const firstSteps = options.firstSteps ?? (trained + rung > 0 ? { level: trained + rung } : {});
+    const firstSteps = options.firstSteps ?? (safeRung || trained > 0 ? { level: trained + (safeRung ? 1 : 0) } : {});
     const calibrationId = ladder?.id ?? policy.id;
     const calibrator = new Calibrator(
       calibration.config,
@@ -350,7 +378,7 @@ export class LearningLoop implements LearningHooks {
   /**
    * What a key's first calibrator starts from. A stored state is kept for the levels it was learnt on: this model's,
    * or its model-free ladder's. With levels "ladder", a state of this model's own levels gives the ladder what holds
-   * for both: its safe rung's evidence at every side and the current side (as when the model's levels fail).
+   * for both: the rungs' evidence at every side and the current side (as when the model's levels fail).
    */
   #restored(policy: Policy, stored: StoredCalibration | undefined) {
     const ladder = this.#modelFreeLadder(policy);
@@ -358,7 +386,7 @@ export class LearningLoop implements LearningHooks {
     const ownLevels = stored?.modelId === policy.id ? stored.state : undefined;
     if (!this.#ladderFirst(policy)) return ownLevels ? { state: ownLevels } : {};
     if (!ownLevels) return this.#ladderStart(policy);
-    return { ladder, state: carryLevelZero(ownLevels, ladder.ladder.length, LADDER_FIRST_STEP) };
+    return { ladder, state: this.#carryRungs(ownLevels, ladder) };
   }
 
   /**
@@ -367,34 +395,40 @@ export class LearningLoop implements LearningHooks {
    * construction, and calibration walks it down as the references allow.
    */
   #modelFreeLadder(policy: Policy): QualityLadderPolicy {
-    const safe = this.#safeQuality;
-    const below = QUALITIES.filter((q) => q < safe && q >= 15).sort((a, b) => b - a);
-    const qualities = [safe, ...below];
+    const rungs = this.#rungQualities();
+    const below = QUALITIES.filter((q) => q < rungs.at(-1)! && q >= 15).sort((a, b) => b - a);
+    const qualities = [...rungs, ...below];
     return new QualityLadderPolicy(qualities, `${policy.id}:model-free-q${qualities.join('-')}`);
   }
 
+  /** A state of the model's levels carried to the ladder: the rungs are the same actions on both grids. */
+  #carryRungs(state: CalibrationState, ladder: QualityLadderPolicy): CalibrationState {
+    return carryRungs(state, this.#rungQualities().length, ladder.ladder.length, LADDER_FIRST_STEP);
+  }
+
   /**
-   * The model's strictest level (grid level 1, the threshold closest to certainty) failed its test at the side
+   * The model's strictest level (the first below the rungs, the threshold closest to certainty) failed its test at the side
    * clients get now: then every level of this model does there and at every smaller side (the region rule), and the
-   * only level left is the safe rung. Instead of stopping at q75, switch this key's levels to the model-free ladder,
-   * from the current side; the side search carries on (the safe rung's evidence at every side, and the side step).
+   * levels left are the rungs. Instead of stopping at q75, switch this key's levels to the model-free ladder, from
+   * the current side; the side search carries on (the rungs' evidence at every side, and the side step).
    * A new model gets its own chance.
    */
   #leaveModelLevelsIfFailed(tracked: Tracked, key: string): void {
     const calibrator = tracked.calibrator;
     if (!calibrator || !tracked.safeRung || tracked.ladder) return;
     const current = calibrator.current;
-    if (current.level !== 0 || calibrator.verdictAt({ side: current.side, level: 1 }) !== 'bad') return;
+    const strictest = this.#rungQualities().length;
+    if (current.level >= strictest || calibrator.verdictAt({ side: current.side, level: strictest }) !== 'bad') return;
     const policy = this.#policyFor(tracked.context);
     const ladder = this.#modelFreeLadder(policy);
     this.#options.logger.warn(
       { key, modelId: policy.id, side: current.side, levels: ladder.id },
       "calibration: the model's strictest level loses answers on this backend; its levels give way to a model-free ladder",
     );
-    // The ladder's first rung is the safe rung: what was learnt about it at every side still holds.
+    // The ladder's first rungs are the same rungs: what was learnt about them at every side still holds.
     this.#newCalibrator(tracked, key, policy, current.side, {
       ladder,
-      state: carryLevelZero(calibrator.state(), ladder.ladder.length, LADDER_FIRST_STEP),
+      state: this.#carryRungs(calibrator.state(), ladder),
     });
   }
 

@@ -25,6 +25,19 @@ import {
 export type ReferenceKind = 'q75' | 'original';
 
 /**
+ * The client's file: agreement then means the answer the client would have got calling the API directly. Against it,
+ * q75 at the stored size is not safe by construction (on phone photos it loses about 2% of label answers: docs/
+ * BENCHMARKS.md, photos run U), so the safe rung follows the reference (`safeQualityFor`).
+ */
+export const DEFAULT_REFERENCE_KIND: ReferenceKind = 'original';
+
+/**
+ * The safe rung's JPEG quality for a reference kind: the reference itself for q75; near the client's file for the
+ * original (the codec never sends more than the client did, so a smaller original goes as it is).
+ */
+export const safeQualityFor = (kind: ReferenceKind): number => (kind === 'q75' ? 75 : 95);
+
+/**
  * Kinds whose reference is not the configured one, online and offline alike. Text is judged against the client's
  * original: the q75 answer itself already loses words (docs/EMULATOR.md, "Text operations").
  */

@@ -6,7 +6,13 @@
  */
 import type { Answer } from '../answer.ts';
 import type { EncodeAction } from '../codec/types.ts';
-import { type ReferenceKind, type RewardSpec, referenceKindOf, rewardSpec } from '../feedback/reward-spec.ts';
+import {
+  DEFAULT_REFERENCE_KIND,
+  type ReferenceKind,
+  type RewardSpec,
+  referenceKindOf,
+  rewardSpec,
+} from '../feedback/reward-spec.ts';
 import { faceRecall, labelOverlap, textSimilarity } from '../feedback/rewards.ts';
 import { actionKey, type Candidate, candidatesFor } from '../policy/actions.ts';
 import { findOperation } from '../providers/registry.ts';
@@ -15,7 +21,7 @@ import { type CollectedRecord, gridOutcomes, type Split } from './data.ts';
 
 export const REFERENCE_QUALITY = 75;
 
-/** `auto`: the proxy's reference for the key's kind (the original for text, else q75), `referenceKindOf`. */
+/** `auto`: the proxy's default reference for the key's kind (`DEFAULT_REFERENCE_KIND`, text always the original). */
 export type ReferenceChoice = ReferenceKind | 'auto';
 
 /** What an operation's answers are about, from its provider's descriptor (labels when the key is unknown). */
@@ -93,7 +99,7 @@ export function buildDataset(
   choice: ReferenceChoice = 'auto',
 ): Dataset {
   const kind = taskKindOf(key);
-  const reference = choice === 'auto' ? referenceKindOf(kind, 'q75') : choice;
+  const reference = choice === 'auto' ? referenceKindOf(kind, DEFAULT_REFERENCE_KIND) : choice;
   const spec = rewardSpec(kind);
   // One schema per dataset: the newest present (a recollect over older data replaces it image by image).
   const newest = records.reduce((v, r) => Math.max(v, r.v), 0);

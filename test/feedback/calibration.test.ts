@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import {
   type CalibrationGrid,
   Calibrator,
-  carryLevelZero,
+  carryRungs,
   type GridPoint,
   wilson,
 } from '../../src/feedback/calibration.ts';
@@ -262,26 +262,33 @@ describe('online calibration', () => {
     assert.equal(calibrator.snapshot().estimate, null);
   });
 
-  test("levels replaced under a key keep the safe rung's evidence at every side, and nothing of the other levels", () => {
-    const calibrator = new Calibrator({}, grid(9, { side: 2, level: 0 }), { rng: seededRng(5) });
+  test("levels replaced under a key keep the rungs' evidence at every side, and nothing of the other levels", () => {
+    // Two model-free rungs (the safe quality and the start's) above the model's levels; clients on the start rung.
+    const calibrator = new Calibrator({}, grid(9, { side: 2, level: 1 }), { rng: seededRng(5) });
     for (let i = 0; i < 20; i++) {
-      calibrator.record({ side: 2, level: 0 }, 1);
+      calibrator.record({ side: 2, level: 1 }, 1);
       calibrator.record({ side: 3, level: 0 }, i % 10 === 0 ? 0 : 1);
+      calibrator.record({ side: 3, level: 1 }, 1);
       calibrator.record({ side: 2, level: 4 }, 0);
     }
     const before = calibrator.state();
-    const carried = carryLevelZero(before, 7, 2);
+    const carried = carryRungs(before, 2, 7, 2);
     const ladder = new Calibrator({}, { sides: SIDES, levels: 7, start: { side: 0, level: 0 } }, { state: carried });
     const after = ladder.state();
-    assert.deepEqual(after.current, { side: 2, level: 0 }, 'where clients were, not the grid start');
+    assert.deepEqual(after.current, { side: 2, level: 1 }, 'where clients were, not the grid start');
     assert.equal(after.levels, 7);
     for (const side of [2, 3]) {
-      assert.equal(after.counts[side * 7], before.counts[side * 9], `side ${side}: level 0 samples carried`);
-      assert.equal(after.sums[side * 7], before.sums[side * 9]);
+      for (const level of [0, 1]) {
+        assert.equal(after.counts[side * 7 + level], before.counts[side * 9 + level], `side ${side}, rung ${level}`);
+        assert.equal(after.sums[side * 7 + level], before.sums[side * 9 + level]);
+      }
     }
-    assert.equal(after.counts.filter((n, k) => k % 7 !== 0 && n > 0).length, 0, 'other levels start afresh');
+    assert.ok(after.counts[3 * 7]! > 0 && after.counts[2 * 7 + 1]! > 0, 'both rungs had samples to carry');
+    assert.equal(after.counts.filter((n, k) => k % 7 > 1 && n > 0).length, 0, 'other levels start afresh');
     assert.deepEqual(after.steps, { side: before.steps.side, level: 2 });
     assert.equal(ladder.snapshot().calibrating, true, 'its new levels are explored');
+    const onModelLevel = carryRungs({ ...before, current: { side: 2, level: 4 } }, 2, 7, 2);
+    assert.deepEqual(onModelLevel.current, { side: 2, level: 1 }, 'from a model level, clients go to the lowest rung');
   });
 
   test('its state round-trips (a restart starts where it was), and a state of another grid is refused', () => {

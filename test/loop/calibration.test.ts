@@ -162,11 +162,13 @@ describe('online calibration on a backend with a known safe resolution', () => {
       try {
         await send(again.url, 0);
         const restored = again.runtime.loop.calibration()[key]!;
-        assert.match(restored.levels, /:model-free-q75-65-55-45-35-25-15$/);
+        // The ladder from the safe quality down: q95 against the client's original (the default reference), the
+        // start at q75 (its third level, where the model's levels started too).
+        assert.match(restored.levels, /:model-free-q95-85-75-65-55-45-35-25-15$/);
         assert.deepEqual(
           restored.current,
-          { side: learnt.current.side, level: 0 },
-          "the side learnt is kept, on the ladder's safe rung",
+          { side: learnt.current.side, level: 2 },
+          "the side learnt is kept, on the ladder's q75 rung",
         );
       } finally {
         await again.close();
@@ -318,6 +320,8 @@ describe('online calibration when the model does not hold on the backend', () =>
       referenceProbability: 0.05,
       referenceBudgetPerMinute: 100_000,
       calibrationReferenceProbability: 1,
+      // The paper's reference: this backend reads the label at q60-80 only, the reference's q75 included.
+      referenceKind: 'q75' as const,
       decisionLog: path.join(dir, 'decisions.jsonl'),
     };
     const runtime = await startTestRuntime(upstream.url, settings);
@@ -380,6 +384,7 @@ describe('online calibration when the model does not hold on the backend', () =>
       referenceBudgetPerMinute: 100_000,
       calibrationReferenceProbability: 1,
       calibrationLevels: 'ladder' as const,
+      referenceKind: 'q75' as const,
       decisionLog: path.join(dir, 'decisions.jsonl'),
     };
     const runtime = await startTestRuntime(upstream.url, settings);
@@ -423,6 +428,58 @@ describe('online calibration when the model does not hold on the backend', () =>
     } finally {
       await runtime.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Against the client's original (the default reference), q75 is not safe by construction: a backend that reads the
+ * right label only at quality 85 and above (the client's q95 file included) loses every answer at the start's q75.
+ * Calibration must back off to a safer rung rather than judge its whole grid bad from the start.
+ */
+describe('online calibration when the start itself loses answers against the original', () => {
+  let upstream: FakeUpstream;
+  const photos: Buffer[] = [];
+
+  before(async () => {
+    upstream = await startFakeUpstream(async (r) => {
+      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+      const quality = estimateJpegQuality(image)?.quality ?? 0;
+      return { body: JSON.stringify({ Labels: [{ Name: quality >= 85 ? 'Dog' : 'Cat', Confidence: 90 }] }) };
+    });
+    for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 640 + 16 * i, height: 480, quality: 95 }));
+  });
+  after(async () => {
+    await upstream.close();
+  });
+
+  test('it starts at q75 and backs off to the q85 rung, and clients then get what their own upload gets', async () => {
+    const runtime = await startTestRuntime(upstream.url, {
+      referenceProbability: 0.05,
+      referenceBudgetPerMinute: 100_000,
+      calibrationReferenceProbability: 1,
+    });
+    const key = 'rekognition/DetectLabels';
+    try {
+      const first = await detectLabels(runtime.url, photos[0]!);
+      assert.match(first.header, /^q=75;/, `the first request goes at q75: ${first.header}`);
+      const start = runtime.runtime.loop.calibration()[key]!;
+      let requests = 1;
+      for (; requests < 200; requests++) {
+        await detectLabels(runtime.url, photos[requests % photos.length]!);
+        if (requests % 5 === 4) await runtime.runtime.loop.drain(5000);
+        if (runtime.runtime.loop.calibration()[key]!.current.level < start.current.level) break;
+      }
+      const backedOff = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(backedOff.current.level, start.current.level - 1, `one rung safer after ${requests} requests`);
+      const after = await Promise.all(photos.map((photo) => detectLabels(runtime.url, photo)));
+      assert.ok(
+        after.every((a) => a.labels[0] === 'Dog' && /^q=85;/.test(a.header)),
+        `clients get the q85 rung and the label their own upload gets: ${JSON.stringify(after)}`,
+      );
+      assert.equal(runtime.runtime.loop.controllers()[key]?.state, 'policy', 'calibration absorbed it: no fallback');
+    } finally {
+      await runtime.close();
     }
   });
 });

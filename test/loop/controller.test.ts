@@ -34,6 +34,8 @@ describe('the online controller on a simulated accuracy drop', () => {
       controllerWindow: 4,
       controllerThreshold: 0.8,
       controllerRecoverThreshold: 0.85,
+      // The paper's reference, which the fake upstream tells by its quality.
+      referenceKind: 'q75',
       safeQuality: 75,
       boostedReferenceProbability: 0.5,
       // The controller alone (calibration, which would absorb the drop first, has tests of its own).

@@ -4,7 +4,6 @@ import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognit
 import sharp from 'sharp';
 import { request } from 'undici';
 import { verifySigV4 } from '../../src/aws/sigv4.ts';
-import { estimateJpegQuality } from '../../src/codec/index.ts';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../../testkit/images.ts';
 import { CLIENT_CREDENTIALS, PROXY_CREDENTIALS } from '../helpers/proxy.ts';
@@ -40,9 +39,9 @@ describe('decision log and reference uploads', () => {
   after(() => upstream.close());
 
   test('every decision is logged with features, propensity and the answer; references are logged against it', async () => {
-    // Calibration and exploration off: from its safe start, or by a random pick, the policy may send this photo at q75
-    // itself, and then the reference is (rightly) reused instead of sent. At its trained level it sends less, so
-    // every reference goes upstream.
+    // Calibration and exploration off: from its safe start the proxy may send this photo as it is, and then the
+    // reference (the client's original, the default) is (rightly) reused instead of sent. At its trained level the
+    // policy sends less, so every reference goes upstream.
     const proxy = await startTestRuntime(upstream.url, {
       referenceProbability: 1,
       referenceBudgetPerMinute: 100,
@@ -73,19 +72,17 @@ describe('decision log and reference uploads', () => {
         assert.equal(d.reference?.requested, true);
         const ref = references.find((r) => r.decisionId === d.id);
         assert.ok(ref, 'its reference line');
-        assert.equal(ref.kind, 'q75');
+        assert.equal(ref.kind, 'original');
         assert.deepEqual(
           ref.answer?.labels.map((l) => l.name),
           ['Dog', 'Animal'],
         );
       }
-      // The reference upload really went upstream: a q75 image, signed by the proxy, off the client's path.
+      // The reference upload really went upstream: the client's own bytes, signed by the proxy, off the client's path.
       const sent = upstream.received.slice(before);
       assert.equal(sent.length, 8);
-      const qualities = await Promise.all(
-        sent.map((r) => estimateJpegQuality(Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64'))?.quality),
-      );
-      assert.equal(qualities.filter((q) => q === 75).length, 4);
+      const images = sent.map((r) => Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64'));
+      assert.equal(images.filter((image) => image.equals(photo)).length, 4);
       const raw = proxy.logs.raw.join('\n');
       assert.ok(!raw.includes(CLIENT_CREDENTIALS.secretAccessKey) && !raw.includes(PROXY_CREDENTIALS.secretAccessKey));
     } finally {
@@ -125,8 +122,13 @@ describe('decision log and reference uploads', () => {
   });
 
   test('a reference of the very bytes that were sent reuses the answer instead of paying twice', async () => {
-    // Quality 75 everywhere: what is sent is exactly the q75 reference.
-    const proxy = await startTestRuntime(upstream.url, { policyModels: '', quality: 75, referenceProbability: 1 });
+    // The paper's reference and quality 75 everywhere: what is sent is exactly the q75 reference.
+    const proxy = await startTestRuntime(upstream.url, {
+      policyModels: '',
+      quality: 75,
+      referenceProbability: 1,
+      referenceKind: 'q75',
+    });
     const client = new RekognitionClient({ endpoint: proxy.url, region: 'us-east-1', credentials: CLIENT_CREDENTIALS });
     try {
       const before = upstream.received.length;
@@ -182,7 +184,7 @@ describe('reference uploads for APIs that authenticate in the request', () => {
         assert.match(body, /name="api_secret"\r\n\r\nclient-secret\r\n/);
         assert.match(body, /filename="photo.jpg"/);
       }
-      assert.ok(reference!.length > call!.length, 'the q75 reference is larger than what the policy sent');
+      assert.ok(reference!.length > call!.length, 'the reference (the original) is larger than what the policy sent');
       await proxy.runtime.shutdown();
       const lines = await proxy.logLines();
       assert.deepEqual(

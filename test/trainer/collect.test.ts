@@ -177,7 +177,7 @@ describe('the collect format is versioned', () => {
       [5, 15, 25, 35, 45, 55, 65, 75, 85, 95],
     );
     assert.ok(record!.grid.every((a) => a.maxSide === undefined));
-    const dataset = buildDataset(KEY, [record!]);
+    const dataset = buildDataset(KEY, [record!], 'q75');
     assert.deepEqual(dataset.rows[0]!.accuracy, [0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
     assert.equal(dataset.rows[0]!.ratio[7], 1, 'the reference is q75');
   });

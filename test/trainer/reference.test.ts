@@ -44,11 +44,16 @@ test("text keys are judged against the client's original by default, as the prox
   assert.equal(againstQ75.rows[0]!.accuracy[0], 1, 'asked for, q75 is the reference');
 });
 
-test('label keys keep the paper reference, quality 75 at the stored size', () => {
+test("label keys are judged against the client's original by default, as the proxy judges them online", () => {
+  // q75 already lost the label the client's own upload gets: against q75, q35 would look perfect.
   const answers = { q35: labels('dog'), q75: labels('dog'), original: labels('wolf') };
   const key = 'rekognition/DetectLabels';
   const dataset = buildDataset(key, [record(key, answers)]);
-  assert.equal(dataset.reference, 'q75');
-  assert.deepEqual(dataset.rows[0]!.accuracy, [1, 1]);
-  assert.equal(dataset.rows[0]!.referenceBytes, 40_000);
+  assert.equal(dataset.reference, 'original');
+  assert.deepEqual(dataset.rows[0]!.accuracy, [0, 0]);
+  assert.equal(dataset.rows[0]!.referenceBytes, 90_000);
+  const paper = buildDataset(key, [record(key, answers)], 'q75');
+  assert.equal(paper.reference, 'q75');
+  assert.deepEqual(paper.rows[0]!.accuracy, [1, 1], 'asked for, the paper reference: q75 itself');
+  assert.equal(paper.rows[0]!.referenceBytes, 40_000);
 });
