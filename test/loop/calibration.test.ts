@@ -21,6 +21,18 @@ async function longSideOf(r: RecordedRequest): Promise<number> {
 const backendBySide = (answer: (side: number) => unknown) =>
   startFakeUpstream(async (r) => ({ body: JSON.stringify(answer(await longSideOf(r))) }));
 
+/** A fake Rekognition backend that reads "Dog" at the JPEG qualities `reads` accepts, "Cat" at every other. */
+const backendReadingDogAt = (reads: (quality: number) => boolean) =>
+  startFakeUpstream(async (r) => {
+    const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
+    const quality = estimateJpegQuality(image)?.quality ?? 0;
+    return { body: JSON.stringify({ Labels: [{ Name: reads(quality) ? 'Dog' : 'Cat', Confidence: 90 }] }) };
+  });
+
+/** Four client photos at quality 95, 640-688 px wide. */
+const photosAtQuality95 = () =>
+  Promise.all(Array.from({ length: 4 }, (_, i) => syntheticJpeg({ width: 640 + 16 * i, height: 480, quality: 95 })));
+
 /** A DetectLabels call through the proxy (it must succeed): the labels the client got, and the proxy's header. */
 async function detectLabels(url: string, photo: Buffer): Promise<{ labels: string[]; header: string }> {
   const res = await request(url, {
@@ -301,14 +313,8 @@ describe('online calibration when the model does not hold on the backend', () =>
   const photos: Buffer[] = [];
 
   before(async () => {
-    upstream = await startFakeUpstream(async (r) => {
-      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-      const quality = estimateJpegQuality(image)?.quality ?? 0;
-      return {
-        body: JSON.stringify({ Labels: [{ Name: quality >= 60 && quality <= 80 ? 'Dog' : 'Cat', Confidence: 90 }] }),
-      };
-    });
-    for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 640 + 16 * i, height: 480, quality: 95 }));
+    upstream = await backendReadingDogAt((quality) => quality >= 60 && quality <= 80);
+    photos.push(...(await photosAtQuality95()));
   });
   after(async () => {
     await upstream.close();
@@ -442,12 +448,8 @@ describe('online calibration when the start itself loses answers against the ori
   const photos: Buffer[] = [];
 
   before(async () => {
-    upstream = await startFakeUpstream(async (r) => {
-      const image = Buffer.from(JSON.parse(r.body.toString()).Image.Bytes, 'base64');
-      const quality = estimateJpegQuality(image)?.quality ?? 0;
-      return { body: JSON.stringify({ Labels: [{ Name: quality >= 85 ? 'Dog' : 'Cat', Confidence: 90 }] }) };
-    });
-    for (let i = 0; i < 4; i++) photos.push(await syntheticJpeg({ width: 640 + 16 * i, height: 480, quality: 95 }));
+    upstream = await backendReadingDogAt((quality) => quality >= 85);
+    photos.push(...(await photosAtQuality95()));
   });
   after(async () => {
     await upstream.close();
