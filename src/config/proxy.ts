@@ -160,7 +160,7 @@ export const coreOptions = {
   calibrationLevels: option(
     z.enum(['model', 'ladder']),
     'model',
-    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Measured on the calibration bench (docs/BENCHMARKS.md, runs P-T): on one label backend the shipped model was not trained on the ladder sent fewer bytes (median 1.54x the best fixed action against 2.28x), on another and on the model's own more (1.91x against 1.64x, 2.05x against 1.55x); it held agreement at least as well. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
+    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Measured on the calibration bench with the q75 reference (docs/BENCHMARKS.md, runs P-T): on one label backend the shipped model was not trained on the ladder sent fewer bytes (median 1.54x the best fixed action against 2.28x), on another and on the model's own more (1.91x against 1.64x, 2.05x against 1.55x); it held agreement at least as well. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
   ),
   calibrationState: option(
     z.string(),
