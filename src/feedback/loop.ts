@@ -313,9 +313,9 @@ export class LearningLoop implements LearningHooks {
    * Levels: for a model that predicts agreement, the model-free rungs and then its ladder of thresholds; for a
    * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the
    * lowest rung (START_QUALITY; the rungs above it are safer still, for a backend where even that loses answers
-   * against the reference), because nothing yet says that this backend, or these photos, are what the model was trained on (on 1-12 MP
-   * photos the label models' predictions extrapolate: even the DetectLabels model's safest threshold agreed only
-   * 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
+   * against the reference), because nothing yet says that this backend, or these photos, are what the model was
+   * trained on (on 1-12 MP photos the label models' predictions extrapolate: even the DetectLabels model's safest
+   * threshold agreed only 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
    * very model, when there is one, says where it already is.
    */
   #newCalibrator(
@@ -407,9 +407,9 @@ export class LearningLoop implements LearningHooks {
   }
 
   /**
-   * The model's strictest level (the first below the rungs, the threshold closest to certainty) failed its test at the side
-   * clients get now: then every level of this model does there and at every smaller side (the region rule), and the
-   * levels left are the rungs. Instead of stopping at q75, switch this key's levels to the model-free ladder, from
+   * The model's strictest level (the first below the rungs, the threshold closest to certainty) failed its test at
+   * the side clients get now: then every level of this model does there and at every smaller side (the region
+   * rule), and the levels left are the rungs. Instead of stopping at q75, switch this key's levels to the model-free ladder, from
    * the current side; the side search carries on (the rungs' evidence at every side, and the side step).
    * A new model gets its own chance.
    */
