@@ -77,6 +77,16 @@ const LADDER_FIRST_STEP = 2;
  */
 const START_QUALITY = 75;
 
+/**
+ * The model-free rungs for a safe quality, safest first: the safe quality, the grid's qualities between, and the
+ * start's quality (just the safe quality when it is not above the start's).
+ */
+function rungQualitiesFor(safe: number): readonly number[] {
+  const start = Math.min(safe, START_QUALITY);
+  const between = QUALITIES.filter((q) => q < safe && q > start).sort((a, b) => b - a);
+  return Object.freeze([safe, ...between, ...(start < safe ? [start] : [])]);
+}
+
 interface Tracked {
   controller: Controller;
   context: DecisionContext;
@@ -84,7 +94,7 @@ interface Tracked {
   /** Absent when calibration is off. */
   calibrator?: Calibrator;
   /**
-   * The calibrator's first levels are model-free rungs (`#rungQualities`: the controller's safe quality down to the
+   * The calibrator's first levels are model-free rungs (`rungQualitiesFor`: the controller's safe quality down to the
    * start's, at the point's side) above the policy's ladder, so that a model's predictions are trusted only once
    * references show they hold on this backend.
    */
@@ -117,8 +127,12 @@ export class LearningLoop implements LearningHooks {
    */
   readonly #planners = new WeakMap<GridPoint, Calibrator>();
 
+  /** The model-free rungs, safest first (`rungQualitiesFor`): fixed by the safe quality, so built once. */
+  readonly #rungs: readonly number[];
+
   constructor(options: LearningLoopOptions) {
     this.#options = options;
+    this.#rungs = rungQualitiesFor(options.controller.safeQuality ?? START_QUALITY);
   }
 
   plan(exchange: Exchange): void {
@@ -165,7 +179,7 @@ export class LearningLoop implements LearningHooks {
   #atGrid(tracked: Tracked, at: { point: OperatingPoint; grid: GridPoint }): Omit<ShadowPlan, 'grid'> {
     if (tracked.ladder) return { policy: tracked.ladder, point: at.point };
     if (!tracked.safeRung) return { policy: this.#options.policy, point: at.point };
-    const rungs = this.#rungQualities();
+    const rungs = this.#rungs;
     const rung = rungs[at.grid.level];
     if (rung !== undefined) return { policy: this.#rungPolicy(rung), point: { ...at.point, level: 0 } };
     // Never more than the lowest rung at this point: the model chooses the quality at the point's side, up to the
@@ -173,25 +187,6 @@ export class LearningLoop implements LearningHooks {
     // bytes than the rung below them, and the grid's "cheaper" was not).
     const point = { ...at.point, level: at.grid.level - rungs.length, maxQuality: rungs.at(-1)! };
     return { policy: this.#options.policy, point };
-  }
-
-  /** The controller's safe quality: calibration's safest rung, and the first of the model-free ladder. */
-  get #safeQuality(): number {
-    return this.#options.controller.safeQuality ?? START_QUALITY;
-  }
-
-  /**
-   * The model-free rungs, safest first: the safe quality, the grid's qualities between, and the start's quality
-   * (just the safe quality when it is not above the start's).
-   */
-  #rungQualities(): number[] {
-    const safe = this.#safeQuality;
-    const start = Math.min(safe, START_QUALITY);
-    return [
-      safe,
-      ...QUALITIES.filter((q) => q < safe && q > start).sort((a, b) => b - a),
-      ...(start < safe ? [start] : []),
-    ];
   }
 
   #rungPolicy(quality: number): Policy {
@@ -333,12 +328,13 @@ export class LearningLoop implements LearningHooks {
     const { state, ladder } = options;
     const safeRung = !ladder && policy.ladderKind === 'agreement';
     // Model-free rungs above the levels (the model's own, or the ladder's first ones): the start is the lowest.
-    const rungs = safeRung || ladder ? this.#rungQualities().length : 0;
+    const rungs = safeRung || ladder ? this.#rungs.length : 0;
     const levels = ladder ? ladder.ladder.length : rungs + (policy.ladder?.length ?? 1);
     const start = { side, level: Math.max(0, rungs - 1) };
     // The first level candidate from the start: the model's own trained level (a rule: the calibrator's default).
     const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
-    const firstSteps = options.firstSteps ?? (safeRung || trained > 0 ? { level: trained + (safeRung ? 1 : 0) } : {});
+    const step = trained + (safeRung ? 1 : 0);
+    const firstSteps = options.firstSteps ?? (step > 0 ? { level: step } : {});
     const calibrationId = ladder?.id ?? policy.id;
     const calibrator = new Calibrator(
       calibration.config,
@@ -395,15 +391,14 @@ export class LearningLoop implements LearningHooks {
    * construction, and calibration walks it down as the references allow.
    */
   #modelFreeLadder(policy: Policy): QualityLadderPolicy {
-    const rungs = this.#rungQualities();
-    const below = QUALITIES.filter((q) => q < rungs.at(-1)! && q >= 15).sort((a, b) => b - a);
-    const qualities = [...rungs, ...below];
+    const below = QUALITIES.filter((q) => q < this.#rungs.at(-1)! && q >= 15).sort((a, b) => b - a);
+    const qualities = [...this.#rungs, ...below];
     return new QualityLadderPolicy(qualities, `${policy.id}:model-free-q${qualities.join('-')}`);
   }
 
   /** A state of the model's levels carried to the ladder: the rungs are the same actions on both grids. */
   #carryRungs(state: CalibrationState, ladder: QualityLadderPolicy): CalibrationState {
-    return carryRungs(state, this.#rungQualities().length, ladder.ladder.length, LADDER_FIRST_STEP);
+    return carryRungs(state, this.#rungs.length, ladder.ladder.length, LADDER_FIRST_STEP);
   }
 
   /**
@@ -417,7 +412,7 @@ export class LearningLoop implements LearningHooks {
     const calibrator = tracked.calibrator;
     if (!calibrator || !tracked.safeRung || tracked.ladder) return;
     const current = calibrator.current;
-    const strictest = this.#rungQualities().length;
+    const strictest = this.#rungs.length;
     if (current.level >= strictest || calibrator.verdictAt({ side: current.side, level: strictest }) !== 'bad') return;
     const policy = this.#policyFor(tracked.context);
     const ladder = this.#modelFreeLadder(policy);

@@ -45,6 +45,13 @@ async function detectLabels(url: string, photo: Buffer): Promise<{ labels: strin
   return { labels: body.Labels.map((label) => label.Name), header: String(res.headers['x-adacompress']) };
 }
 
+/** A few references per request, no budget in the way, every request referenced while a candidate is undecided. */
+const REFERENCED_WHILE_CALIBRATING = {
+  referenceProbability: 0.05,
+  referenceBudgetPerMinute: 100_000,
+  calibrationReferenceProbability: 1,
+};
+
 /** A fixed rule at `quality`, every request referenced, no budget in the way. */
 const everyRequestReferenced = (quality: number) => ({
   policyModels: '',
@@ -77,8 +84,7 @@ describe('online calibration on a backend with a known safe resolution', () => {
   const settings = () => ({
     policyModels: '',
     quality: 50,
-    referenceProbability: 0.05,
-    referenceBudgetPerMinute: 100_000,
+    ...REFERENCED_WHILE_CALIBRATING,
     calibrationReferenceProbability: 0.6,
     decisionLog: path.join(dir, 'decisions.jsonl'),
   });
@@ -149,9 +155,7 @@ describe('online calibration on a backend with a known safe resolution', () => {
   test('a state learnt on the model levels gives --calibration-levels ladder its side when the option changes', async () => {
     const stateDir = await mkdtemp(path.join(tmpdir(), 'adacompress-levels-switch-'));
     const modelLevels = {
-      referenceProbability: 0.05,
-      referenceBudgetPerMinute: 100_000,
-      calibrationReferenceProbability: 1,
+      ...REFERENCED_WHILE_CALIBRATING,
       decisionLog: path.join(stateDir, 'decisions.jsonl'),
     };
     const key = 'rekognition/DetectLabels';
@@ -323,9 +327,7 @@ describe('online calibration when the model does not hold on the backend', () =>
   test("the model's levels give way to a model-free quality ladder, walked down to what the backend reads", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'adacompress-model-free-'));
     const settings = {
-      referenceProbability: 0.05,
-      referenceBudgetPerMinute: 100_000,
-      calibrationReferenceProbability: 1,
+      ...REFERENCED_WHILE_CALIBRATING,
       // The paper's reference: this backend reads the label at q60-80 only, the reference's q75 included.
       referenceKind: 'q75' as const,
       decisionLog: path.join(dir, 'decisions.jsonl'),
@@ -386,9 +388,7 @@ describe('online calibration when the model does not hold on the backend', () =>
   test('with --calibration-levels ladder the key walks the model-free ladder from the first request', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'adacompress-ladder-first-'));
     const settings = {
-      referenceProbability: 0.05,
-      referenceBudgetPerMinute: 100_000,
-      calibrationReferenceProbability: 1,
+      ...REFERENCED_WHILE_CALIBRATING,
       calibrationLevels: 'ladder' as const,
       referenceKind: 'q75' as const,
       decisionLog: path.join(dir, 'decisions.jsonl'),
@@ -456,11 +456,7 @@ describe('online calibration when the start itself loses answers against the ori
   });
 
   test('it starts at q75 and backs off to the q85 rung, and clients then get what their own upload gets', async () => {
-    const runtime = await startTestRuntime(upstream.url, {
-      referenceProbability: 0.05,
-      referenceBudgetPerMinute: 100_000,
-      calibrationReferenceProbability: 1,
-    });
+    const runtime = await startTestRuntime(upstream.url, REFERENCED_WHILE_CALIBRATING);
     const key = 'rekognition/DetectLabels';
     try {
       const first = await detectLabels(runtime.url, photos[0]!);
