@@ -239,17 +239,21 @@ async function offlineTable(scenario: Scenario, images: InspectedImage[], client
   try {
     return JSON.parse(await readFile(cacheFile, 'utf8')) as Offline;
   } catch {
-    const table = await computeOffline(scenario, images, client);
+    const table = await computeOffline(scenario, images, client, reference);
     await mkdir(cacheDir, { recursive: true });
     await writeFile(cacheFile, JSON.stringify(table));
     return table;
   }
 }
 
-async function computeOffline(scenario: Scenario, images: InspectedImage[], client: ApiClient): Promise<Offline> {
+async function computeOffline(
+  scenario: Scenario,
+  images: InspectedImage[],
+  client: ApiClient,
+  referenceKind: ReferenceKind,
+): Promise<Offline> {
   const { operation } = findOperation(scenario.key)!;
   const spec = rewardSpec(operation.kind);
-  const referenceKind = benchReferenceKind(operation.kind);
   const limits = { maxInputPixels: 100_000_000 };
   const references: (Answer | null)[] = [];
   const totals = new Map<string, { row: FixedRow; sent: number; judged: number }>();
@@ -340,9 +344,10 @@ export function samplesToShow(agreement: number, target: number): number {
 
 /**
  * What a bytes target leaves calibration to certify, from an offline table: the fixed action agreeing most among those
- * costing at most `ratio` times the yardstick's bytes (the best fixed action, or the best full-size quality), and the cheapest fixed action at 0.98, 0.99 and 1.00, each with
- * the samples of it that any valid test needs to show it holds the target (`samplesToShow`). A point that cannot be
- * shown to hold the target within the reference budget is not one calibration can settle on.
+ * costing at most `ratio` times the yardstick's bytes (the best fixed action, or the best full-size quality), and the
+ * cheapest fixed action at 0.98, 0.99 and 1.00, each with the samples of it that any valid test needs to show it
+ * holds the target (`samplesToShow`). A point that cannot be shown to hold the target within the reference budget is
+ * not one calibration can settle on.
  */
 export function whatTheTargetsLeave(
   fixed: readonly FixedRow[],
