@@ -66,25 +66,25 @@ export interface LearningLoopOptions {
   calibration?: { config: CalibrationConfig; store?: CalibrationStore; levels?: 'model' | 'ladder' };
 }
 
-/** The model-free ladder's first candidate below the start's quality: two rungs down (q55 under q75). */
+/** The model-free ladder's first candidate below its lowest rung: two rungs down (q55 under q75). */
 const LADDER_FIRST_STEP = 2;
 
 /**
- * The quality a first start sends (at the stored size, within the API's working side): the paper's q75, or the safe
- * quality if that is lower. With a safe quality above it (95 against the client's original) the rungs between are
- * safer levels calibration backs off to when q75 itself loses answers against the original (docs/BENCHMARKS.md,
- * photos run U), instead of the whole grid being judged bad from its start.
+ * The lowest model-free rung: the paper's q75, or the safe quality if that is lower. With a safe quality above it
+ * (95 against the client's original) the rungs between are the levels a key starts on and descends through, because
+ * against the original q75 itself can lose answers (docs/BENCHMARKS.md, photos run U). Where no reference can be
+ * sent it is where a key starts, and stays (`#startsSafe`).
  */
-const START_QUALITY = 75;
+const LOWEST_RUNG_QUALITY = 75;
 
 /**
- * The model-free rungs for a safe quality, safest first: the safe quality, the grid's qualities between, and the
- * start's quality (just the safe quality when it is not above the start's).
+ * The model-free rungs for a safe quality, safest first: the safe quality, the grid's qualities between, and
+ * LOWEST_RUNG_QUALITY (just the safe quality when it is not above that).
  */
 function rungQualitiesFor(safe: number): readonly number[] {
-  const start = Math.min(safe, START_QUALITY);
-  const between = QUALITIES.filter((q) => q < safe && q > start).sort((a, b) => b - a);
-  return Object.freeze([safe, ...between, ...(start < safe ? [start] : [])]);
+  const lowest = Math.min(safe, LOWEST_RUNG_QUALITY);
+  const between = QUALITIES.filter((q) => q < safe && q > lowest).sort((a, b) => b - a);
+  return Object.freeze([safe, ...between, ...(lowest < safe ? [lowest] : [])]);
 }
 
 interface Tracked {
@@ -94,9 +94,9 @@ interface Tracked {
   /** Absent when calibration is off. */
   calibrator?: Calibrator;
   /**
-   * The calibrator's first levels are model-free rungs (`rungQualitiesFor`: the controller's safe quality down to the
-   * start's, at the point's side) above the policy's ladder, so that a model's predictions are trusted only once
-   * references show they hold on this backend.
+   * The calibrator's first levels are model-free rungs (`rungQualitiesFor`: the controller's safe quality down to
+   * LOWEST_RUNG_QUALITY, at the point's side) above the policy's ladder, so that a model's predictions are trusted
+   * only once references show they hold on this backend.
    */
   safeRung?: boolean;
   /**
@@ -132,7 +132,7 @@ export class LearningLoop implements LearningHooks {
 
   constructor(options: LearningLoopOptions) {
     this.#options = options;
-    this.#rungs = rungQualitiesFor(options.controller.safeQuality ?? START_QUALITY);
+    this.#rungs = rungQualitiesFor(options.controller.safeQuality ?? LOWEST_RUNG_QUALITY);
   }
 
   plan(exchange: Exchange): void {
@@ -183,7 +183,7 @@ export class LearningLoop implements LearningHooks {
     const rung = rungs[at.grid.level];
     if (rung !== undefined) return { policy: this.#rungPolicy(rung), point: { ...at.point, level: 0 } };
     // Never more than the lowest rung at this point: the model chooses the quality at the point's side, up to the
-    // start's quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more
+    // lowest rung's quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more
     // bytes than the rung below them, and the grid's "cheaper" was not).
     const point = { ...at.point, level: at.grid.level - rungs.length, maxQuality: rungs.at(-1)! };
     return { policy: this.#options.policy, point };
@@ -306,12 +306,12 @@ export class LearningLoop implements LearningHooks {
    * documented working side, the stored size above it before them (the start is at the documented ceiling; when that
    * fails its test, the backend works at a higher resolution than documented, and calibration backs off above it).
    * Levels: for a model that predicts agreement, the model-free rungs and then its ladder of thresholds; for a
-   * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, at the
-   * lowest rung (START_QUALITY; the rungs above it are safer still, for a backend where even that loses answers
-   * against the reference), because nothing yet says that this backend, or these photos, are what the model was
-   * trained on (on 1-12 MP photos the label models' predictions extrapolate: even the DetectLabels model's safest
-   * threshold agreed only 0.93, docs/BENCHMARKS.md). The first level candidate is the model's own trained level. A stored state for this
-   * very model, when there is one, says where it already is.
+   * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, on the
+   * safest rung (`#startsSafe`; the lowest, LOWEST_RUNG_QUALITY, when no reference can be sent), because nothing yet says
+   * that this backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models'
+   * predictions extrapolate: even the DetectLabels model's safest threshold agreed only 0.93, docs/BENCHMARKS.md).
+   * The first level candidate is the model's own trained level. A stored state for this very model, when there is
+   * one, says where it already is.
    */
   #newCalibrator(
     tracked: Tracked,
@@ -327,14 +327,19 @@ export class LearningLoop implements LearningHooks {
     const calibration = this.#options.calibration!;
     const { state, ladder } = options;
     const safeRung = !ladder && policy.ladderKind === 'agreement';
-    // Model-free rungs above the levels (the model's own, or the ladder's first ones): the start is the lowest.
+    // Model-free rungs above the levels (the model's own, or the ladder's first ones), safest first.
     const rungs = safeRung || ladder ? this.#rungs.length : 0;
     const levels = ladder ? ladder.ladder.length : rungs + (policy.ladder?.length ?? 1);
-    const start = { side, level: Math.max(0, rungs - 1) };
-    // The first level candidate from the start: the model's own trained level (a rule: the calibrator's default).
+    const lowestRung = Math.max(0, rungs - 1);
+    const start = { side, level: this.#startsSafe() ? 0 : lowestRung };
+    // The first level candidate, counted from the lowest rung: the model's own trained level (a rule: the
+    // calibrator's default). A start above that rung keeps the same candidate.
     const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
     const step = trained + (safeRung ? 1 : 0);
-    const firstSteps = options.firstSteps ?? (step > 0 ? { level: step } : {});
+    const fromLowest = options.firstSteps ?? (step > 0 ? { level: step } : {});
+    const rise = lowestRung - start.level;
+    const firstSteps =
+      fromLowest.level !== undefined && rise > 0 ? { ...fromLowest, level: fromLowest.level + rise } : fromLowest;
     const calibrationId = ladder?.id ?? policy.id;
     const calibrator = new Calibrator(
       calibration.config,
@@ -356,6 +361,18 @@ export class LearningLoop implements LearningHooks {
     tracked.calibrationId = calibrationId;
     if (ladder) tracked.ladder = ladder;
     else delete tracked.ladder;
+  }
+
+  /**
+   * Whether a fresh key starts on the safest rung (the safe quality: q95 against the client's original) rather than
+   * the lowest (q75). Cautious when it knows nothing, and cheaper as the references allow: that needs references, so
+   * with a reference budget of 0, where nothing will ever move the point, the start stays the paper's q75. Against
+   * the original a q75 start that fails its test by a photo or two makes every point cheaper than it bad (the region
+   * rule), and the search is then left one dimension: on the phone photos the q95 start reached 384 px at q85 in
+   * 2400 requests, the q75 start 1024 px at q85 (docs/BENCHMARKS.md, runs X and Z).
+   */
+  #startsSafe(): boolean {
+    return this.#options.sampler.maxPerMinute > 0;
   }
 
   /**

@@ -51,6 +51,8 @@ export interface ReferenceSamplerCounters {
 export interface ReferenceSampler {
   /** The configured probability: what a decision is drawn with when nobody asks for another. */
   readonly probability: number;
+  /** The hard cap per minute: 0 means no reference is ever granted, whoever asks. */
+  readonly maxPerMinute: number;
   tryAcquire(options?: AcquireOptions): AcquireResult;
   /** References granted in the last 60 seconds. */
   inWindow(): number;
@@ -76,6 +78,7 @@ export function createReferenceSampler(
 
   return {
     probability: baseProbability,
+    maxPerMinute,
     tryAcquire(options = {}) {
       const probability = options.force ? 1 : Math.min(1, Math.max(0, options.probability ?? baseProbability));
       if (!options.force && !(random() < probability)) {

@@ -440,10 +440,10 @@ describe('online calibration when the model does not hold on the backend', () =>
 
 /**
  * Against the client's original (the default reference), q75 is not safe by construction: a backend that reads the
- * right label only at quality 85 and above (the client's q95 file included) loses every answer at the start's q75.
- * Calibration must back off to a safer rung rather than judge its whole grid bad from the start.
+ * right label only at quality 85 and above (the client's q95 file included) loses every answer at q75. Calibration
+ * must start safe and stop on the rung that still reads, not judge its whole grid bad from a q75 start.
  */
-describe('online calibration when the start itself loses answers against the original', () => {
+describe('online calibration when q75 itself loses answers against the original', () => {
   let upstream: FakeUpstream;
   const photos: Buffer[] = [];
 
@@ -455,27 +455,51 @@ describe('online calibration when the start itself loses answers against the ori
     await upstream.close();
   });
 
-  test('it starts at q75 and backs off to the q85 rung, and clients then get what their own upload gets', async () => {
+  test('it starts on the q95 rung, descends to q85 and not below, and no client gets a label its upload would not', async () => {
     const runtime = await startTestRuntime(upstream.url, REFERENCED_WHILE_CALIBRATING);
     const key = 'rekognition/DetectLabels';
+    const clientLabels = new Set<string>();
     try {
       const first = await detectLabels(runtime.url, photos[0]!);
-      assert.match(first.header, /^q=75;/, `the first request goes at q75: ${first.header}`);
+      assert.match(first.header, /^q=95;/, `the first request goes at the safe quality: ${first.header}`);
       const start = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(start.current.level, 0, 'on the safest rung');
       let requests = 1;
-      for (; requests < 200; requests++) {
-        await detectLabels(runtime.url, photos[requests % photos.length]!);
+      for (; requests < 600; requests++) {
+        const { labels } = await detectLabels(runtime.url, photos[requests % photos.length]!);
+        for (const name of labels) clientLabels.add(name);
         if (requests % 5 === 4) await runtime.runtime.loop.drain(5000);
-        if (runtime.runtime.loop.calibration()[key]!.current.level < start.current.level) break;
+        const at = runtime.runtime.loop.calibration()[key]!;
+        if (at.current.level > 0 && !at.calibrating) break;
       }
-      const backedOff = runtime.runtime.loop.calibration()[key]!;
-      assert.equal(backedOff.current.level, start.current.level - 1, `one rung safer after ${requests} requests`);
+      const settled = runtime.runtime.loop.calibration()[key]!;
+      assert.equal(
+        settled.current.level,
+        1,
+        `settled one rung down after ${requests} requests: ${JSON.stringify(settled)}`,
+      );
       const after = await Promise.all(photos.map((photo) => detectLabels(runtime.url, photo)));
       assert.ok(
         after.every((a) => a.labels[0] === 'Dog' && /^q=85;/.test(a.header)),
         `clients get the q85 rung and the label their own upload gets: ${JSON.stringify(after)}`,
       );
-      assert.equal(runtime.runtime.loop.controllers()[key]?.state, 'policy', 'calibration absorbed it: no fallback');
+      assert.deepEqual([...clientLabels], ['Dog'], 'no client got the label q75 reads, while calibrating either');
+      assert.equal(runtime.runtime.loop.controllers()[key]?.state, 'policy', 'no fallback');
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  test('with a reference budget of 0 nothing can move the point, and a key starts where the paper does: q75', async () => {
+    const runtime = await startTestRuntime(upstream.url, {
+      ...REFERENCED_WHILE_CALIBRATING,
+      referenceBudgetPerMinute: 0,
+    });
+    try {
+      const first = await detectLabels(runtime.url, photos[0]!);
+      assert.match(first.header, /^q=75;/, `the first request goes at q75: ${first.header}`);
+      const at = runtime.runtime.loop.calibration()['rekognition/DetectLabels']!;
+      assert.equal(at.current.level, 2, `on the lowest of the three rungs: ${JSON.stringify(at.current)}`);
     } finally {
       await runtime.close();
     }
