@@ -210,7 +210,7 @@ export const coreOptions = {
   safeQuality: option(
     z.union([z.literal('auto'), int(1, 100)]),
     'auto',
-    "JPEG quality of the controller's fallback and of calibration's safest rung (never larger than what the client sent: a smaller file goes as sent). Calibration starts at q75 (or this, if lower) at the stored size, and backs off through the grid's qualities up to this one when the start loses answers. auto = the reference's own: 95 with --reference-kind original (close to the client's file), 75 with q75 (the reference itself).",
+    "JPEG quality of the controller's fallback and of calibration's safest rung (never larger than what the client sent: a smaller file goes as sent). Calibration starts on this rung at the stored size and descends through the grid's qualities to q75 and below as the references allow (with --reference-budget-per-minute 0 it starts, and stays, at q75 or this if lower). auto = the reference's own: 95 with --reference-kind original (close to the client's file), 75 with q75 (the reference itself).",
   ),
   boostedReferenceProbability: option(
     num(0, 1),

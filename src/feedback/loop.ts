@@ -183,8 +183,8 @@ export class LearningLoop implements LearningHooks {
     const rung = rungs[at.grid.level];
     if (rung !== undefined) return { policy: this.#rungPolicy(rung), point: { ...at.point, level: 0 } };
     // Never more than the lowest rung at this point: the model chooses the quality at the point's side, up to the
-    // lowest rung's quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images, more
-    // bytes than the rung below them, and the grid's "cheaper" was not).
+    // lowest rung's quality (without the ceiling its stricter levels sent the stored size at q85 for unsure images,
+    // more bytes than the rung below them, and the grid's "cheaper" was not).
     const point = { ...at.point, level: at.grid.level - rungs.length, maxQuality: rungs.at(-1)! };
     return { policy: this.#options.policy, point };
   }
@@ -307,8 +307,8 @@ export class LearningLoop implements LearningHooks {
    * fails its test, the backend works at a higher resolution than documented, and calibration backs off above it).
    * Levels: for a model that predicts agreement, the model-free rungs and then its ladder of thresholds; for a
    * rule, its ladder of qualities. The start is cautious: the stored size within the API's working side, on the
-   * safest rung (`#startsSafe`; the lowest, LOWEST_RUNG_QUALITY, when no reference can be sent), because nothing yet says
-   * that this backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models'
+   * safest rung (`#startsSafe`; the lowest, LOWEST_RUNG_QUALITY, when no reference can be sent), because nothing yet
+   * says that this backend, or these photos, are what the model was trained on (on 1-12 MP photos the label models'
    * predictions extrapolate: even the DetectLabels model's safest threshold agreed only 0.93, docs/BENCHMARKS.md).
    * The first level candidate is the model's own trained level. A stored state for this very model, when there is
    * one, says where it already is.
@@ -368,8 +368,8 @@ export class LearningLoop implements LearningHooks {
    * the lowest (q75). Cautious when it knows nothing, and cheaper as the references allow: that needs references, so
    * with a reference budget of 0, where nothing will ever move the point, the start stays the paper's q75. Against
    * the original a q75 start that fails its test by a photo or two makes every point cheaper than it bad (the region
-   * rule), and the search is then left one dimension: on the phone photos the q95 start reached 384 px at q85 in
-   * 2400 requests, the q75 start 1024 px at q85 (docs/BENCHMARKS.md, runs X and Z).
+   * rule), and the search is then left one dimension: on the phone photos in 2400 requests the q95 start reached
+   * 384 px at q75 on DetectLabels, the q75 start 1024 px at q85 (docs/BENCHMARKS.md, runs AA and Z).
    */
   #startsSafe(): boolean {
     return this.#options.sampler.maxPerMinute > 0;
