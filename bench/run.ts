@@ -45,7 +45,7 @@ const suites: Record<string, { summary: string; optIn?: true; load: () => Promis
     },
     photos: {
       summary:
-        'bytes on 1-12 MP photos once calibrated, vs the originals and the best fixed full-size quality (opt-in, ~40 min)',
+        'bytes on 1-12 MP photos once calibrated, vs the originals and the best fixed full-size quality (opt-in, ~1 h)',
       optIn: true,
       load: () => import('./suites/photos.ts'),
     },

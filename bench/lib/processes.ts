@@ -30,6 +30,16 @@ export interface ChildServer {
 }
 
 /**
+ * No reference uploads at all, for rows that measure the request path alone. A reference probability of 0 is not
+ * enough: calibration boosts references while it explores, within the budget. With no budget nothing can move a
+ * key's point, which then stays on the q75 rung (feedback/loop.ts).
+ */
+export const REFERENCES_OFF = {
+  ADACOMPRESS_REFERENCE_PROBABILITY: '0',
+  ADACOMPRESS_REFERENCE_BUDGET_PER_MINUTE: '0',
+} as const;
+
+/**
  * `node src/cli.ts serve` in its own process, as deployed: own event loop, own heap, measured from outside. Config
  * through ADACOMPRESS_* variables; logs go to a file (a pipe the benchmark had to drain would cost this process CPU).
  */

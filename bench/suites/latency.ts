@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { DETECT_LABELS_HEADERS, detectLabelsBody, loadPhotos } from '../lib/photos.ts';
-import { spawnProxy } from '../lib/processes.ts';
+import { REFERENCES_OFF, spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';
 import { fmt, percentile } from '../lib/stats.ts';
 
@@ -16,7 +16,7 @@ export async function run(): Promise<BenchReport> {
   const upstream = await startFakeUpstream(() => ({ body: LABELS }));
   const proxy = await spawnProxy({
     ADACOMPRESS_REKOGNITION_ENDPOINT: upstream.url,
-    ADACOMPRESS_REFERENCE_PROBABILITY: '0',
+    ...REFERENCES_OFF,
   });
   const direct = new Pool(upstream.url, { connections: 1 });
   const proxied = new Pool(proxy.url, { connections: 1 });

@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { syntheticJpeg } from '../../testkit/images.ts';
 import { ISSUE_SCAN_BOMBS, type ScanBombOptions, scanBomb } from '../../testkit/scan-bomb.ts';
-import { spawnProxy } from '../lib/processes.ts';
+import { REFERENCES_OFF, spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';
 import { fmt } from '../lib/stats.ts';
 
@@ -58,7 +58,7 @@ export async function run(): Promise<BenchReport> {
         const proxy = await spawnProxy({
           ADACOMPRESS_REKOGNITION_ENDPOINT: upstream.url,
           ADACOMPRESS_UNVERIFIED_SIGNATURES: 'allow',
-          ADACOMPRESS_REFERENCE_PROBABILITY: '0',
+          ...REFERENCES_OFF,
           ...env,
         });
         try {

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { startFakeUpstream } from '../../testkit/fake-upstream.ts';
 import { type LoadRequest, load } from '../lib/load.ts';
 import { DETECT_LABELS_HEADERS, detectLabelsBody, loadPhotos } from '../lib/photos.ts';
-import { metricSum, spawnProxy } from '../lib/processes.ts';
+import { metricSum, REFERENCES_OFF, spawnProxy } from '../lib/processes.ts';
 import { atLeast, type BenchReport } from '../lib/report.ts';
 import { fmt } from '../lib/stats.ts';
 
@@ -62,7 +62,7 @@ export async function run(): Promise<BenchReport> {
         ADACOMPRESS_REKOGNITION_ENDPOINT: upstream.url,
         ADACOMPRESS_IMAGE_CONCURRENCY: String(ENCODES_AT_ONCE),
         ADACOMPRESS_QUALITY: String(QUALITY),
-        ADACOMPRESS_REFERENCE_PROBABILITY: '0',
+        ...REFERENCES_OFF,
         ...variant.env,
       });
       try {

@@ -1,7 +1,7 @@
 import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
 import { startEmulator } from '../../src/emulator/main.ts';
 import { loadPhotos } from '../lib/photos.ts';
-import { metricSum, spawnProxy } from '../lib/processes.ts';
+import { metricSum, REFERENCES_OFF, spawnProxy } from '../lib/processes.ts';
 import { atMost, type BenchReport } from '../lib/report.ts';
 import { fmt, percentile } from '../lib/stats.ts';
 
@@ -17,7 +17,7 @@ export async function run(): Promise<BenchReport> {
   const emulator = await startEmulator({ port: 0, uplinkBytesPerSecond: UPLINK_BYTES_PER_SECOND, logLevel: 'warn' });
   const proxy = await spawnProxy({
     ADACOMPRESS_REKOGNITION_ENDPOINT: emulator.url,
-    ADACOMPRESS_REFERENCE_PROBABILITY: '0',
+    ...REFERENCES_OFF,
   });
   const client = (endpoint: string) =>
     new RekognitionClient({
