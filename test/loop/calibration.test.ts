@@ -490,7 +490,7 @@ describe('online calibration when q75 itself loses answers against the original'
     }
   });
 
-  test('with a reference budget of 0 nothing can move the point, and a key starts where the paper does: q75', async () => {
+  test('with a reference budget of 0 nothing can move the point: a key starts where the paper does, q75, and tests the same first level', async () => {
     const runtime = await startTestRuntime(upstream.url, {
       ...REFERENCED_WHILE_CALIBRATING,
       referenceBudgetPerMinute: 0,
@@ -500,6 +500,18 @@ describe('online calibration when q75 itself loses answers against the original'
       assert.match(first.header, /^q=75;/, `the first request goes at q75: ${first.header}`);
       const at = runtime.runtime.loop.calibration()['rekognition/DetectLabels']!;
       assert.equal(at.current.level, 2, `on the lowest of the three rungs: ${JSON.stringify(at.current)}`);
+      // Either start tests the same level first (the model's trained level): the q95 start only adds rungs above it.
+      const referenced = await startTestRuntime(upstream.url, REFERENCED_WHILE_CALIBRATING);
+      try {
+        await detectLabels(referenced.url, photos[0]!);
+        const fromTop = referenced.runtime.loop.calibration()['rekognition/DetectLabels']!;
+        const levelOnly = (c: typeof at) => c.candidates.find((k) => k.side === c.current.side)?.level;
+        assert.equal(fromTop.current.level, 0);
+        assert.ok(levelOnly(at)! > 2, `the first level candidate is below the rungs: ${JSON.stringify(at.candidates)}`);
+        assert.equal(levelOnly(fromTop), levelOnly(at), 'the same first level candidate from either start');
+      } finally {
+        await referenced.close();
+      }
     } finally {
       await runtime.close();
     }
