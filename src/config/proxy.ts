@@ -250,7 +250,7 @@ export const coreOptions = {
   referenceProbability: option(
     num(0, 1),
     referenceSamplerDefaults.probability,
-    'Chance that a decision also sends a reference upload (learning signal).',
+    'Chance that a decision also sends a reference upload (learning signal). Calibration raises it while it explores (--calibration-reference-probability); --reference-budget-per-minute 0 turns every extra call off.',
   ),
   referenceBudgetPerMinute: option(
     int(0),
