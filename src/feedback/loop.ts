@@ -337,9 +337,10 @@ export class LearningLoop implements LearningHooks {
     const trained = policy.trainedLevel ?? (safeRung ? 3 : 0);
     const step = trained + (safeRung ? 1 : 0);
     const fromLowest = options.firstSteps ?? (step > 0 ? { level: step } : {});
-    const rise = lowestRung - start.level;
     const firstSteps =
-      fromLowest.level !== undefined && rise > 0 ? { ...fromLowest, level: fromLowest.level + rise } : fromLowest;
+      fromLowest.level === undefined
+        ? fromLowest
+        : { ...fromLowest, level: fromLowest.level + lowestRung - start.level };
     const calibrationId = ladder?.id ?? policy.id;
     const calibrator = new Calibrator(
       calibration.config,
@@ -421,8 +422,8 @@ export class LearningLoop implements LearningHooks {
   /**
    * The model's strictest level (the first below the rungs, the threshold closest to certainty) failed its test at
    * the side clients get now: then every level of this model does there and at every smaller side (the region
-   * rule), and the levels left are the rungs. Instead of stopping at q75, switch this key's levels to the model-free ladder, from
-   * the current side; the side search carries on (the rungs' evidence at every side, and the side step).
+   * rule), and the levels left are the rungs. Instead of stopping at q75, switch this key's levels to the model-free
+   * ladder, from the current side; the side search carries on (the rungs' evidence at every side, and the side step).
    * A new model gets its own chance.
    */
   #leaveModelLevelsIfFailed(tracked: Tracked, key: string): void {
