@@ -13,11 +13,15 @@ export const hasSharedData = existsSync(imagenetDir);
 export const skipWithoutData = hasSharedData ? false : `needs ${imagenetDir} (the shared data set); absent here`;
 
 /** The validation split of imagenet-sample: sorted names, every 5th (index % 5 == 4). */
-export function validationPhotos(): string[] {
-  return readdirSync(imagenetDir)
+export const validationPhotos = (): string[] => splitOf((i) => i % 5 === 4);
+
+/** The training split of imagenet-sample: the other four in five. */
+export const trainingPhotos = (): string[] => splitOf((i) => i % 5 !== 4);
+
+const splitOf = (inSplit: (index: number) => boolean): string[] =>
+  readdirSync(imagenetDir)
     .sort()
-    .filter((_, i) => i % 5 === 4)
+    .filter((_, i) => inSplit(i))
     .map((name) => path.join(imagenetDir, name));
-}
 
 export const readPhoto = (file: string): Buffer => readFileSync(file);

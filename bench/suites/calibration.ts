@@ -1,5 +1,5 @@
 import { gridActions } from '../../src/policy/actions.ts';
-import { facesDir, validationPhotos } from '../../testkit/shared-data.ts';
+import { facesDir, trainingPhotos, validationPhotos } from '../../testkit/shared-data.ts';
 import { atLeast, atMost, type BenchReport } from '../lib/report.ts';
 import { fmt, mean, percentile } from '../lib/stats.ts';
 import {
@@ -26,6 +26,10 @@ import {
  * ADACOMPRESS_BENCH_RUNS=<n> (default 1) streams each scenario n times, each with its own order of the photos (seeds
  * 7, 8, ...): one stream is one draw, so the per-batch table is the first run's, every run's figures are listed with
  * their spread, and a target holds only if it holds in every run (it is judged on the worst one).
+ * ADACOMPRESS_BENCH_SPLIT=training streams the labels scenario over the training photos instead of the validation
+ * ones, and ADACOMPRESS_BENCH_BACKEND=<model> binds the scenario's operation to another emulator model (e.g.
+ * `mobilenetv2-12-int8@256`): a choice between proxy settings is made on training photos and several backends, and
+ * validation is reported once.
  */
 
 const QUALITIES_SWEPT = [15, 25, 35, 45, 55, 65, 75, 85];
@@ -35,15 +39,15 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'Baidu labels on MobileNetV3-Small (policy trained on MobileNetV2)',
     key: 'baidu/image-classify/v2/advanced_general',
-    emulator: { baiduAdvancedGeneral: 'mobilenet-v3-small' },
-    photos: validationPhotos,
+    emulator: { baiduAdvancedGeneral: process.env.ADACOMPRESS_BENCH_BACKEND || 'mobilenet-v3-small' },
+    photos: process.env.ADACOMPRESS_BENCH_SPLIT === 'training' ? trainingPhotos : validationPhotos,
     requests: 3000,
     grid: GRID,
   },
   {
     name: 'Baidu faces on YuNet at 2048 px (policy trained at 1920x1080)',
     key: 'baidu/face/v3/detect',
-    emulator: { baiduFaceDetect: 'yunet@2048' },
+    emulator: { baiduFaceDetect: process.env.ADACOMPRESS_BENCH_BACKEND || 'yunet@2048' },
     photos: () => photosIn(facesDir),
     requests: 1500,
     grid: GRID,
