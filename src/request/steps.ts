@@ -89,7 +89,10 @@ export async function runPath(steps: readonly Step[], exchange: Exchange, contex
     if (step.improves && !mayImprove(exchange)) continue;
     if (step.when && !step.when(exchange)) continue;
     try {
-      await step.run(exchange, context);
+      // Most steps are synchronous: awaiting their undefined would still cost a microtask each (14 steps: about
+      // 1 us of CPU per request, measured in a loop).
+      const running = step.run(exchange, context);
+      if (running) await running;
     } catch (error) {
       if (failure !== undefined) throw error; // an `always` step failing after a failure: nothing left to do
       if (exchange.signal.aborted) {
