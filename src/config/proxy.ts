@@ -160,7 +160,7 @@ export const coreOptions = {
   calibrationLevels: option(
     z.enum(['model', 'ladder']),
     'model',
-    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Measured on the calibration bench with the q75 reference (docs/BENCHMARKS.md, runs P-T): on one label backend the shipped model was not trained on the ladder sent fewer bytes (median 1.54x the best fixed action against 2.28x), on another and on the model's own more (1.91x against 1.64x, 2.05x against 1.55x); it held agreement at least as well. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
+    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Neither dominates (docs/BENCHMARKS.md, run AB, against the client's original; runs P-T against q75): on the calibration bench's label backend, which the shipped model was not trained on, the ladder ended at a median of 1.18x the best fixed action's bytes against 1.44x on the validation photos, but at 1.89x against 1.25x on the training photos (where the model's per-photo predictions are in sample); on faces both ended on the same point. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
   ),
   calibrationState: option(
     z.string(),
