@@ -27,9 +27,9 @@ import {
  * 7, 8, ...): one stream is one draw, so the per-batch table is the first run's, every run's figures are listed with
  * their spread, and a target holds only if it holds in every run (it is judged on the worst one).
  * ADACOMPRESS_BENCH_SPLIT=training streams the labels scenario over the training photos instead of the validation
- * ones, and ADACOMPRESS_BENCH_BACKEND=<model> binds the scenario's operation to another emulator model (e.g.
- * `mobilenetv2-12-int8@256`): a choice between proxy settings is made on training photos and several backends, and
- * validation is reported once.
+ * ones, and ADACOMPRESS_BENCH_LABELS_BACKEND / ADACOMPRESS_BENCH_FACES_BACKEND=<model> bind a scenario's operation to
+ * another emulator model (e.g. `mobilenetv2-12-int8@256`, `yunet@1024`): a choice between proxy settings is made on
+ * training photos and several backends, and validation is reported once.
  */
 
 const QUALITIES_SWEPT = [15, 25, 35, 45, 55, 65, 75, 85];
@@ -39,7 +39,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'Baidu labels on MobileNetV3-Small (policy trained on MobileNetV2)',
     key: 'baidu/image-classify/v2/advanced_general',
-    emulator: { baiduAdvancedGeneral: process.env.ADACOMPRESS_BENCH_BACKEND || 'mobilenet-v3-small' },
+    emulator: { baiduAdvancedGeneral: process.env.ADACOMPRESS_BENCH_LABELS_BACKEND || 'mobilenet-v3-small' },
     photos: process.env.ADACOMPRESS_BENCH_SPLIT === 'training' ? trainingPhotos : validationPhotos,
     requests: 3000,
     grid: GRID,
@@ -47,7 +47,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'Baidu faces on YuNet at 2048 px (policy trained at 1920x1080)',
     key: 'baidu/face/v3/detect',
-    emulator: { baiduFaceDetect: process.env.ADACOMPRESS_BENCH_BACKEND || 'yunet@2048' },
+    emulator: { baiduFaceDetect: process.env.ADACOMPRESS_BENCH_FACES_BACKEND || 'yunet@2048' },
     photos: () => photosIn(facesDir),
     requests: 1500,
     grid: GRID,
