@@ -61,7 +61,7 @@ export const evaluateOptions = {
   reference: option(
     z.enum(['auto', 'q75', 'original']),
     'auto',
-    "What agreement is measured against: quality 75 at the stored size (the paper's), the client's file as it is, or auto: the proxy's reference for the key's kind (the original for text, else q75).",
+    "What agreement is measured against: quality 75 at the stored size (the paper's), the client's file as it is, or auto: the proxy's default reference (--reference-kind's default, the client's original; text always the original).",
   ),
   logs: option(z.string(), '', 'Decision log path for off-policy estimates; "" = none.'),
   out: option(z.string(), '', 'Write <out>.json and <out>.html (default: .data/eval/<key>).'),
