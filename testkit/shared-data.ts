@@ -18,6 +18,13 @@ export const validationPhotos = (): string[] => splitOf((i) => i % 5 === 4);
 /** The training split of imagenet-sample: the other four in five. */
 export const trainingPhotos = (): string[] => splitOf((i) => i % 5 !== 4);
 
+/**
+ * A fifth of the training split held out from a model refitted on the rest (scripts/levels-fold-cv.sh): every 5th
+ * training photo (index % 5 == 4 within the training split), so a choice that depends on a model's per-photo
+ * predictions is made on photos the model never saw, without touching validation.
+ */
+export const heldOutFoldPhotos = (): string[] => trainingPhotos().filter((_, i) => i % 5 === 4);
+
 const splitOf = (inSplit: (index: number) => boolean): string[] =>
   readdirSync(imagenetDir)
     .sort()

@@ -1,5 +1,5 @@
 import { gridActions } from '../../src/policy/actions.ts';
-import { facesDir, trainingPhotos, validationPhotos } from '../../testkit/shared-data.ts';
+import { facesDir, heldOutFoldPhotos, trainingPhotos, validationPhotos } from '../../testkit/shared-data.ts';
 import { atLeast, atMost, type BenchReport } from '../lib/report.ts';
 import { fmt, mean, percentile } from '../lib/stats.ts';
 import {
@@ -27,7 +27,7 @@ import {
  * 7, 8, ...): one stream is one draw, so the per-batch table is the first run's, every run's figures are listed with
  * their spread, and a target holds only if it holds in every run (it is judged on the worst one).
  * ADACOMPRESS_BENCH_SPLIT=training streams the labels scenario over the training photos instead of the validation
- * ones, and ADACOMPRESS_BENCH_LABELS_BACKEND / ADACOMPRESS_BENCH_FACES_BACKEND=<model> bind a scenario's operation to
+ * ones (`held-out-fold`: the fifth of them scripts/levels-fold-cv.sh holds out from a refitted model), and ADACOMPRESS_BENCH_LABELS_BACKEND / ADACOMPRESS_BENCH_FACES_BACKEND=<model> bind a scenario's operation to
  * another emulator model (e.g. `mobilenetv2-12-int8@256`, `yunet@1024`): a choice between proxy settings is made on
  * training photos and several backends, and validation is reported once.
  */
@@ -40,7 +40,7 @@ const SCENARIOS: Scenario[] = [
     name: 'Baidu labels on MobileNetV3-Small (policy trained on MobileNetV2)',
     key: 'baidu/image-classify/v2/advanced_general',
     emulator: { baiduAdvancedGeneral: process.env.ADACOMPRESS_BENCH_LABELS_BACKEND || 'mobilenet-v3-small' },
-    photos: process.env.ADACOMPRESS_BENCH_SPLIT === 'training' ? trainingPhotos : validationPhotos,
+    photos: labelPhotos(process.env.ADACOMPRESS_BENCH_SPLIT),
     requests: 3000,
     grid: GRID,
   },
@@ -53,6 +53,14 @@ const SCENARIOS: Scenario[] = [
     grid: GRID,
   },
 ];
+
+/** The labels scenario's photos: validation (the default), the training split, or its held-out fifth. */
+function labelPhotos(split: string | undefined): () => string[] {
+  if (split === 'training') return trainingPhotos;
+  if (split === 'held-out-fold') return heldOutFoldPhotos;
+  if (split === undefined || split === '' || split === 'validation') return validationPhotos;
+  throw new Error(`ADACOMPRESS_BENCH_SPLIT=${split}: expected validation, training or held-out-fold`);
+}
 
 const TARGET = 0.97;
 /** The issue's limits: reference-labelled requests until agreement holds, and final bytes over the best fixed action. */
