@@ -160,7 +160,7 @@ export const coreOptions = {
   calibrationLevels: option(
     z.enum(['model', 'ladder']),
     'model',
-    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Neither dominates (docs/BENCHMARKS.md, run AB, against the client's original; runs P-T against q75): on the calibration bench's label backend, which the shipped model was not trained on, the ladder ended at a median of 1.18x the best fixed action's bytes against 1.44x on the validation photos, but at 1.89x against 1.25x on the training photos (where the model's per-photo predictions are in sample); on faces both ended on the same point. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
+    "What calibration walks below the safe quality for a model that predicts agreement: the model's thresholds (it picks each image's quality at the calibrated side), or a model-free quality ladder from the safe quality down (one quality per point, no exploration). Chosen on photos the model never saw (docs/BENCHMARKS.md, run AB, `npm run levels-fold-cv`: a fifth of the training photos held out from a refitted model, on a label backend it was not trained on): the model's levels ended at a median of 1.25x the best fixed action's bytes, the ladder at 1.57x. On validation the ladder led (1.18x against 1.44x), and on a second foreign backend it held agreement better; the spread between streams is as large as the gaps. Rules (a fixed quality, the text ladder) walk their own qualities either way.",
   ),
   calibrationState: option(
     z.string(),
