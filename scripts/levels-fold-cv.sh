@@ -8,7 +8,7 @@
 # Cost measured here: collect 3 min, train 3 min, streams 8 min. Run it as `npm run levels-fold-cv`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data}
+DATA=../shared/data # where testkit/shared-data.ts reads the held-out fold from
 OUT=.data/fold-cv
 KEY=baidu/image-classify/v2/advanced_general
 rm -rf "$OUT/fit"

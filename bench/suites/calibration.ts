@@ -26,10 +26,11 @@ import {
  * ADACOMPRESS_BENCH_RUNS=<n> (default 1) streams each scenario n times, each with its own order of the photos (seeds
  * 7, 8, ...): one stream is one draw, so the per-batch table is the first run's, every run's figures are listed with
  * their spread, and a target holds only if it holds in every run (it is judged on the worst one).
- * ADACOMPRESS_BENCH_SPLIT=training streams the labels scenario over the training photos instead of the validation
- * ones (`held-out-fold`: the fifth of them scripts/levels-fold-cv.sh holds out from a refitted model), and ADACOMPRESS_BENCH_LABELS_BACKEND / ADACOMPRESS_BENCH_FACES_BACKEND=<model> bind a scenario's operation to
- * another emulator model (e.g. `mobilenetv2-12-int8@256`, `yunet@1024`): a choice between proxy settings is made on
- * training photos and several backends, and validation is reported once.
+ * ADACOMPRESS_BENCH_SPLIT=training streams the labels scenario over the training photos instead of the validation ones
+ * (`held-out-fold`: the fifth of them scripts/levels-fold-cv.sh holds out from a refitted model), and
+ * ADACOMPRESS_BENCH_LABELS_BACKEND / ADACOMPRESS_BENCH_FACES_BACKEND=<model> bind a scenario's operation to another
+ * emulator model (e.g. `mobilenetv2-12-int8@256`, `yunet@1024`): a choice between proxy settings is made on training
+ * photos and several backends, and validation is reported once.
  */
 
 const QUALITIES_SWEPT = [15, 25, 35, 45, 55, 65, 75, 85];
