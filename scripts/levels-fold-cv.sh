@@ -8,16 +8,16 @@
 # Cost measured here: collect 3 min, train 3 min, streams 8 min. Run it as `npm run levels-fold-cv`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=../shared/data # where testkit/shared-data.ts reads the held-out fold from
 OUT=.data/fold-cv
 KEY=baidu/image-classify/v2/advanced_general
 rm -rf "$OUT/fit"
 mkdir -p "$OUT/fit"
-# The fit photos: the training split (sorted index % 5 != 4) without its every 5th photo, linked under their names
-# so that the trainer reads them in the same order. C-locale sort: the order of the split everywhere else.
-LC_ALL=C ls "$DATA/images/imagenet-sample" | LC_ALL=C sort |
-  awk 'NR % 5 != 0 { t++; if (t % 5 != 0) print }' |
-  while read -r name; do ln -s "$(realpath "$DATA/images/imagenet-sample/$name")" "$OUT/fit/$name"; done
+# The fit photos, linked under their names so that the trainer reads them in the same order: the fold is defined
+# once, beside the fixed split (testkit/shared-data.ts), and the bench streams its other part.
+node --input-type=module -e "
+  import { fitFoldPhotos } from './testkit/shared-data.ts';
+  for (const file of fitFoldPhotos()) console.log(file);" |
+  while read -r file; do ln -s "$(realpath "$file")" "$OUT/fit/$(basename "$file")"; done
 node bin/adacompress.js collect --images "$OUT/fit" --apis "$KEY" --out "$OUT/collect" --concurrency 4
 node bin/adacompress.js train --key "$KEY" --data "$OUT/collect" --out "$OUT/model.onnx" --seed 1 \
   --images "$OUT/fit" --accuracy-target 0.95 --reference q75

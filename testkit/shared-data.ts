@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listImages, type Split, splitOf } from '../src/trainer/data.ts';
 
 /**
  * The shared data set (../shared/data beside the repository, where CI has it): paths and the fixed split, for tests,
@@ -12,23 +13,23 @@ export const facesDir = path.join(sharedData, 'images', 'faces');
 export const hasSharedData = existsSync(imagenetDir);
 export const skipWithoutData = hasSharedData ? false : `needs ${imagenetDir} (the shared data set); absent here`;
 
-/** The validation split of imagenet-sample: sorted names, every 5th (index % 5 == 4). */
-export const validationPhotos = (): string[] => splitOf((i) => i % 5 === 4);
+/** The validation split of imagenet-sample: the trainer's fixed split (sorted names, every 5th). */
+export const validationPhotos = (): string[] => imagenetSplit('validation');
 
 /** The training split of imagenet-sample: the other four in five. */
-export const trainingPhotos = (): string[] => splitOf((i) => i % 5 !== 4);
+export const trainingPhotos = (): string[] => imagenetSplit('train');
 
 /**
- * A fifth of the training split held out from a model refitted on the rest (scripts/levels-fold-cv.sh): every 5th
- * training photo (index % 5 == 4 within the training split), so a choice that depends on a model's per-photo
- * predictions is made on photos the model never saw, without touching validation.
+ * A fold of the training split for choices that depend on a model's per-photo predictions (scripts/levels-fold-cv.sh):
+ * the same fixed rule applied within the training split. A model is refitted on the fit part and judged on the
+ * held-out part, which it never saw, without touching validation.
  */
-export const heldOutFoldPhotos = (): string[] => trainingPhotos().filter((_, i) => i % 5 === 4);
+export const heldOutFoldPhotos = (): string[] => trainingPhotos().filter((_, i) => splitOf(i) === 'validation');
+export const fitFoldPhotos = (): string[] => trainingPhotos().filter((_, i) => splitOf(i) === 'train');
 
-const splitOf = (inSplit: (index: number) => boolean): string[] =>
-  readdirSync(imagenetDir)
-    .sort()
-    .filter((_, i) => inSplit(i))
-    .map((name) => path.join(imagenetDir, name));
+const imagenetSplit = (split: Split): string[] =>
+  listImages(imagenetDir)
+    .filter((image) => image.split === split)
+    .map((image) => path.join(imagenetDir, image.name));
 
 export const readPhoto = (file: string): Buffer => readFileSync(file);
