@@ -19,6 +19,7 @@ import { parseResolution, type WorkingResolution } from '../src/emulator/backend
 import { BackendSet } from '../src/emulator/backends/runner.ts';
 import { loadSpecs } from '../src/emulator/backends/spec.ts';
 import type { ClassScore, Detection } from '../src/emulator/models.ts';
+import { imagesOfSplit } from '../src/trainer/data.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ const out = (line = '') => {
 
 // 1. Classifiers.
 const allImagenet = list(dirs.imagenet);
-const validation = take(allImagenet.filter((_, i) => i % 5 === 4));
+const validation = take(imagesOfSplit(dirs.imagenet, 'validation'));
 let v2Right = 0;
 let v3Right = 0;
 let agree = 0;

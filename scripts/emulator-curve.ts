@@ -26,6 +26,7 @@ import { agreement, type CurveAnswer, curveAnswer, type LabelApi, labelAnswers }
 import { createInference } from '../src/emulator/inference.ts';
 import { checkStartBindings } from '../src/emulator/knobs.ts';
 import { emulatorSpecs } from '../src/emulator/server.ts';
+import { imagesOfSplit } from '../src/trainer/data.ts';
 import { textCurve } from './curve-text.ts';
 
 const { values } = parseArgs({
@@ -53,13 +54,7 @@ if (!existsSync(join(dataDir, 'models')) || !existsSync(imagenetDir) || !existsS
 }
 const limit = Number(values.limit);
 const take = <T>(xs: T[]) => (limit > 0 ? xs.slice(0, limit) : xs);
-const validation = sections.has('labels')
-  ? take(
-      readdirSync(imagenetDir)
-        .sort()
-        .filter((_, i) => i % 5 === 4),
-    )
-  : [];
+const validation = sections.has('labels') ? take(imagesOfSplit(imagenetDir, 'validation')) : [];
 const facePhotos = sections.has('faces') ? take(readdirSync(facesDir).sort()) : [];
 const QUALITIES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95];
 const LABEL_APIS: LabelApi[] = ['rekognition', 'baidu', 'facepp'];

@@ -7,7 +7,7 @@
  *   npm run learn-from-logs -- [--photos 400] [--epsilon 0.3] [--dir .data/loop]
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DetectLabelsCommand, RekognitionClient } from '@aws-sdk/client-rekognition';
@@ -15,6 +15,7 @@ import { defaultProxyConfig } from '../src/config/proxy.ts';
 import { startEmulator } from '../src/emulator/main.ts';
 import { createLogger } from '../src/logger.ts';
 import { createRuntime, packageRoot } from '../src/runtime.ts';
+import { imagesOfSplit } from '../src/trainer/data.ts';
 import { hasSharedData, imagenetDir, readPhoto } from '../testkit/shared-data.ts';
 
 const { values } = parseArgs({
@@ -51,10 +52,7 @@ const runtime = await createRuntime(
 );
 const { url } = await runtime.listen();
 const client = new RekognitionClient({ endpoint: url, region: 'us-east-1', credentials });
-const photos = readdirSync(imagenetDir)
-  .sort()
-  .filter((_, i) => i % 5 !== 4)
-  .slice(0, Number(values.photos));
+const photos = imagesOfSplit(imagenetDir, 'train').slice(0, Number(values.photos));
 let refused = 0;
 for (const name of photos) {
   try {

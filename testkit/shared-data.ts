@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listImages, type Split, splitOf } from '../src/trainer/data.ts';
+import { imagesOfSplit, type Split, splitOf } from '../src/trainer/data.ts';
 
 /**
  * The shared data set (../shared/data beside the repository, where CI has it): paths and the fixed split, for tests,
@@ -28,8 +28,6 @@ export const heldOutFoldPhotos = (): string[] => trainingPhotos().filter((_, i) 
 export const fitFoldPhotos = (): string[] => trainingPhotos().filter((_, i) => splitOf(i) === 'train');
 
 const imagenetSplit = (split: Split): string[] =>
-  listImages(imagenetDir)
-    .filter((image) => image.split === split)
-    .map((image) => path.join(imagenetDir, image.name));
+  imagesOfSplit(imagenetDir, split).map((name) => path.join(imagenetDir, name));
 
 export const readPhoto = (file: string): Buffer => readFileSync(file);

@@ -111,6 +111,12 @@ export function listImages(dir: string): { name: string; split: Split }[] {
     .map((name, i) => ({ name, split: splitOf(i) }));
 }
 
+/** The names of a folder's images in one part of the fixed split, sorted. */
+export const imagesOfSplit = (dir: string, split: Split): string[] =>
+  listImages(dir)
+    .filter((image) => image.split === split)
+    .map((image) => image.name);
+
 /** The identity of an image's bytes (CollectedRecord.hash). */
 export const contentHash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
